@@ -1,0 +1,251 @@
+"""The public contract: ``load``, ``available``, the ``Embedder`` interface and its results."""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .text.words import Doc, prepare
+
+MANIFEST = "ctxembed.json"
+PROGRESS_MIN_TEXTS = 256  # below this many texts a progress bar is noise
+
+Texts = str | Sequence[str] | Sequence[Sequence[str]]
+
+
+@dataclass
+class WordVectors:
+    """The vectors of one text's words, in order.
+
+    ``offsets`` are character spans into the raw text (None for pre-tokenized input).
+    ``layers`` is ``[n_selected_layers, n_words, dim]`` when ``return_layers=True``.
+    ``oov`` marks words a static model had no vector for (their vector is zero).
+    """
+
+    words: list[str]
+    offsets: list[tuple[int, int]] | None
+    vectors: np.ndarray
+    layers: np.ndarray | None = None
+    oov: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+@dataclass(frozen=True)
+class ScalarMix:
+    """Peters et al. 2018, eq. 1: ``gamma * sum_j softmax(w)_j * h_j`` over all layers."""
+
+    weights: tuple[float, ...]
+    gamma: float = 1.0
+
+    def __init__(self, weights: Sequence[float], gamma: float = 1.0):
+        object.__setattr__(self, "weights", tuple(float(w) for w in weights))
+        object.__setattr__(self, "gamma", float(gamma))
+
+    def coefficients(self) -> np.ndarray:
+        w = np.asarray(self.weights, dtype=np.float64)
+        e = np.exp(w - w.max())
+        return (self.gamma * e / e.sum()).astype(np.float32)
+
+
+Layers = int | Sequence[int] | str | ScalarMix
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """Which hidden layers to compute, and how to combine them into one vector."""
+
+    indices: tuple[int, ...]  # non-negative, into 0..n_layers-1
+    coefficients: np.ndarray = field(compare=False)  # one per index; vectors = sum c_i h_i
+
+    def combine(self, stacked: np.ndarray) -> np.ndarray:
+        """``[n_sel, n, dim] -> [n, dim]``."""
+        if len(self.indices) == 1 and self.coefficients[0] == 1.0:
+            return stacked[0]
+        return np.tensordot(self.coefficients, stacked, axes=1).astype(np.float32)
+
+
+def resolve_layers(layers: Layers, n_layers: int) -> LayerSpec:
+    """Validate a ``layers=`` argument against a model with ``n_layers`` layers.
+
+    Layer 0 is the (non-contextual) input embedding layer; negative indices count from
+    the top, so ``-1`` is the last layer. A list means the mean of those layers.
+    """
+    known = f"this model has layers 0..{n_layers - 1} (or -{n_layers}..-1)"
+    if isinstance(layers, ScalarMix):
+        if len(layers.weights) != n_layers:
+            raise InputError(
+                f"ScalarMix has {len(layers.weights)} weights but {known}: give one per layer"
+            )
+        return LayerSpec(tuple(range(n_layers)), layers.coefficients())
+    if isinstance(layers, str):
+        if layers != "all":
+            raise InputError(
+                f"layers={layers!r}: use an index, a list of indices, 'all' or ScalarMix"
+            )
+        idx = list(range(n_layers))
+    elif isinstance(layers, int | np.integer):
+        idx = [int(layers)]
+    elif (
+        isinstance(layers, Sequence)
+        and layers
+        and all(isinstance(i, int | np.integer) for i in layers)
+    ):
+        idx = [int(i) for i in layers]
+    else:
+        raise InputError(
+            f"layers={layers!r}: use an index, a non-empty list of indices, 'all' or ScalarMix"
+        )
+    out = []
+    for i in idx:
+        if not -n_layers <= i < n_layers:
+            raise InputError(f"layer {i} is out of range: {known}")
+        out.append(i % n_layers)
+    return LayerSpec(tuple(out), np.full(len(out), 1.0 / len(out), dtype=np.float32))
+
+
+class Embedder(ABC):
+    """One interface for static and contextual embeddings.
+
+    Subclasses implement ``_embed_docs`` (word vectors of prepared docs, per selected
+    layer), ``embed_sentences`` and ``save``.
+    """
+
+    family: str = "base"
+    dim: int
+    n_layers: int = 1  # layer 0 is the input layer; static models have only that one
+
+    def embed_words(
+        self,
+        texts: Texts,
+        layers: Layers = -1,
+        pooling: str = "mean",
+        batch_size: int = 32,
+        return_layers: bool = False,
+        progress: bool | None = None,
+    ) -> list[WordVectors]:
+        """Vectors for every word of every text, in order.
+
+        ``texts``: raw strings (split by ``ctxembed.text.words.split_words``) or lists of
+        words used as given. ``layers``: an index, a list of indices (their mean), ``"all"``
+        (mean of all) or a ``ScalarMix``. ``pooling``: how subwords become one word vector
+        (``mean``, ``first``, ``last``). Texts longer than the model's window are embedded
+        in overlapping windows; every word gets a vector.
+        """
+        docs = prepare(texts)
+        spec = resolve_layers(layers, self.n_layers)
+        if pooling not in ("mean", "first", "last"):
+            raise InputError(f"pooling={pooling!r}: use 'mean', 'first' or 'last'")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        show = len(docs) >= PROGRESS_MIN_TEXTS if progress is None else progress
+        stacked = self._embed_docs(docs, spec.indices, pooling, batch_size, show)
+        out = []
+        for doc, (layer_vecs, oov) in zip(docs, stacked, strict=True):
+            out.append(
+                WordVectors(
+                    words=doc.words,
+                    offsets=doc.offsets,
+                    vectors=spec.combine(layer_vecs),
+                    layers=layer_vecs if return_layers else None,
+                    oov=oov,
+                )
+            )
+        return out
+
+    @abstractmethod
+    def _embed_docs(
+        self,
+        docs: list[Doc],
+        layers: tuple[int, ...],
+        pooling: str,
+        batch_size: int,
+        progress: bool,
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Per doc: ``([n_sel, n_words, dim] float32, oov mask or None)``."""
+
+    @abstractmethod
+    def embed_sentences(
+        self, texts: Sequence[str] | Sequence[Sequence[str]], pooling: str = "mean", **options: Any
+    ) -> np.ndarray:
+        """One vector per text, ``[n, dim]`` float32."""
+
+    @abstractmethod
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a folder that ``ctxembed.load`` reads back to identical vectors."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} family={self.family} dim={self.dim} layers={self.n_layers}>"
+
+
+def write_manifest(folder: Path, family: str, config: dict[str, Any]) -> None:
+    from . import __version__
+
+    manifest = {"family": family, "config": config, "ctxembed_version": __version__}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelError(f"{folder / MANIFEST} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or "family" not in manifest:
+        raise ModelError(f"{folder / MANIFEST} has no 'family' entry")
+    return manifest
+
+
+def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
+    """Load an embedder by registry name or from a path, fully offline.
+
+    Paths: a folder saved by ctxembed, a local Hugging Face checkpoint folder, a
+    word2vec text or binary file, or a GloVe text file (``.gz`` allowed).
+    """
+    from . import registry
+    from .models.static import StaticEmbedder
+    from .models.transformer import TransformerEmbedder
+
+    name = os.fspath(name_or_path)
+    if name in registry.ASSETS:
+        return registry.ASSETS[name].load(**options)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if (path / MANIFEST).exists():
+            manifest = read_manifest(path)
+            family = manifest["family"]
+            config = {**manifest.get("config", {}), **options}
+            if family in StaticEmbedder.FAMILIES:
+                return StaticEmbedder.from_folder(path, **options)
+            if family == "transformer":
+                return TransformerEmbedder.from_pretrained(path, **config)
+            raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
+        if (path / "config.json").exists():
+            return TransformerEmbedder.from_pretrained(path, **options)
+        raise ModelError(
+            f"{path} is a folder but holds neither {MANIFEST} (a ctxembed model) nor "
+            "config.json (a Hugging Face checkpoint)"
+        )
+    if path.is_file():
+        return StaticEmbedder.from_file(path, **options)
+    known = ", ".join(registry.ASSETS)
+    raise ModelError(
+        f"unknown model {name!r}: not a known name and no such file or folder. "
+        f"Known models: {known}. Or give the path of a saved ctxembed folder, a Hugging Face "
+        "checkpoint folder, or a word2vec/GloVe vectors file."
+    )
+
+
+def available() -> list[dict[str, Any]]:
+    """The registry of offline assets and whether each is installed here."""
+    from . import registry
+
+    return [asset.describe() for asset in registry.ASSETS.values()]

@@ -1,0 +1,1 @@
+"""Evaluation tasks, one module per task; each is ``(embedder, data, **opts) -> result``."""

@@ -1,0 +1,106 @@
+"""Word similarity: Spearman x100 of cosine against gold scores (SimLex-999, WS-353, MEN, ...).
+
+Out-of-vocabulary pairs are handled as gensim's ``evaluate_word_pairs`` does by default:
+a pair with a word the model lacks is left out of the correlation and counted in
+``oov_pairs``. Contextual models embed each word on its own, as a one-word text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from ..api import Embedder, Layers
+from ..errors import InputError
+from ..io import read_lines
+from ..models.static import StaticEmbedder
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "word_similarity"
+SETS = {
+    "simlex999": "EN-SIMLEX-999.txt",
+    "ws353": "EN-WS-353-ALL.txt",
+    "ws353-sim": "EN-WS-353-SIM.txt",
+    "ws353-rel": "EN-WS-353-REL.txt",
+    "men": "EN-MEN-TR-3k.txt",
+    "rw": "EN-RW-STANFORD.txt",
+    "simverb3500": "EN-SimVerb-3500.txt",
+}
+
+
+@dataclass
+class WordSimResult:
+    name: str
+    spearman: float  # x100
+    pearson: float  # x100
+    pairs: int
+    oov_pairs: int
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str, float]]:
+    """``word1 word2 score`` per line (tabs or spaces)."""
+    pairs = []
+    for n, line in read_lines(path):
+        parts = line.split()
+        if not parts or line.startswith("#"):
+            continue
+        try:
+            pairs.append((parts[0], parts[1], float(parts[2])))
+        except (IndexError, ValueError):
+            raise InputError(
+                f"{path}, line {n}: expected 'word1 word2 score', got {line!r}"
+            ) from None
+    if not pairs:
+        raise InputError(f"{path} has no word pairs")
+    return pairs
+
+
+def word_table(
+    embedder: Embedder, words: list[str], layers: Layers = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of isolated words and a mask of the ones the model knows."""
+    if isinstance(embedder, StaticEmbedder):
+        rows = [embedder.lookup(w) for w in words]
+        known = np.array([r is not None for r in rows])
+        vecs = np.zeros((len(words), embedder.dim), dtype=np.float32)
+        vecs[known] = embedder.vectors[[r for r in rows if r is not None]]
+        return vecs, known
+    res = embedder.embed_words([[w] for w in words], layers=layers, progress=False)
+    return np.stack([r.vectors.mean(0) for r in res]), np.ones(len(words), dtype=bool)
+
+
+def evaluate(
+    embedder: Embedder,
+    pairs: list[tuple[str, str, float]],
+    name: str = "pairs",
+    layers: Layers = -1,
+) -> WordSimResult:
+    words = sorted({w for a, b, _ in pairs for w in (a, b)})
+    vecs, known = word_table(embedder, words, layers)
+    pos = {w: i for i, w in enumerate(words)}
+    unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    sims, gold, oov = [], [], 0
+    for a, b, score in pairs:
+        i, j = pos[a], pos[b]
+        if not (known[i] and known[j]):
+            oov += 1
+            continue
+        sims.append(float(unit[i] @ unit[j]))
+        gold.append(score)
+    if len(sims) < 2:
+        raise InputError(f"{name}: fewer than 2 pairs have both words in the vocabulary")
+    return WordSimResult(
+        name=name,
+        spearman=100 * float(stats.spearmanr(sims, gold).statistic),
+        pearson=100 * float(stats.pearsonr(sims, gold).statistic),
+        pairs=len(sims),
+        oov_pairs=oov,
+    )
+
+
+def evaluate_set(embedder: Embedder, name: str, layers: Layers = -1) -> WordSimResult:
+    if name not in SETS:
+        raise InputError(f"unknown word-similarity set {name!r}; known: {', '.join(SETS)}")
+    return evaluate(embedder, read_pairs(DATA / SETS[name]), name=name, layers=layers)

@@ -1,0 +1,227 @@
+"""GloVe (Pennington, Socher and Manning 2014): co-occurrence counts, then weighted least squares.
+
+1. Vocabulary: words with at least ``min_count`` occurrences, most frequent first.
+2. Co-occurrences, as the reference ``cooccur.c``: out-of-vocabulary words are dropped
+   from the stream first, windows never cross a line, a pair at distance ``d`` adds
+   ``1/d``, and the window is symmetric (both orders are counted). Counting runs over
+   chunks of ``chunk_tokens`` tokens; each chunk is reduced to sorted unique pairs and
+   merged, so memory is one chunk plus the distinct pairs (the matrix itself).
+3. AdaGrad on ``J = sum f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2`` with
+   ``f(x) = min(1, (x / x_max)^alpha)``, in shuffled mini-batches. The saved vector of a
+   word is ``w + w~``, as in the paper (section 4.2).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..io import atomic_dir
+from ..train.corpus import Corpus
+from .static import StaticEmbedder
+
+
+@dataclass
+class GloVeConfig:
+    dim: int = 50
+    window: int = 10
+    min_count: int = 5
+    max_vocab: int | None = None
+    x_max: float = 100.0
+    alpha: float = 0.75
+    lr: float = 0.05
+    epochs: int = 25
+    batch_size: int = 16384
+    grad_clip: float = 100.0
+    seed: int = 0
+    chunk_tokens: int = 4_000_000
+
+
+def build_vocab(
+    corpus: Corpus, min_count: int, max_vocab: int | None = None
+) -> tuple[list[str], int]:
+    """Words with ``count >= min_count``, most frequent first (ties by word); and the token total."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for words in corpus:
+        counts.update(words)
+        total += len(words)
+    kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    if max_vocab is not None:
+        kept = kept[:max_vocab]
+    if not kept:
+        raise InputError(f"no word occurs {min_count} times or more; lower min_count")
+    return kept, total
+
+
+def _reduce(keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the values of equal keys; keys come back sorted and unique."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inv, weights=vals, minlength=len(uniq))
+
+
+def count_cooccurrences(
+    corpus: Corpus, vocab: list[str], window: int, chunk_tokens: int = 4_000_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric, 1/distance-weighted co-occurrences: ``(rows, cols, values)``, sorted."""
+    index = {w: i for i, w in enumerate(vocab)}
+    V = len(vocab)
+    runs: list[tuple[np.ndarray, np.ndarray]] = []
+    ids: list[int] = []
+    line_of: list[int] = []
+
+    def flush() -> None:
+        if not ids:
+            return
+        a = np.asarray(ids, dtype=np.int64)
+        line = np.asarray(line_of, dtype=np.int64)
+        keys, vals = [], []
+        for d in range(1, window + 1):
+            same = line[:-d] == line[d:]
+            left, right = a[:-d][same], a[d:][same]
+            w = np.full(len(left), 1.0 / d)
+            keys += [left * V + right, right * V + left]
+            vals += [w, w]
+        runs.append(_reduce(np.concatenate(keys), np.concatenate(vals)))
+        ids.clear()
+        line_of.clear()
+        if len(runs) >= 8:  # merge now and then so runs stay few
+            merged = _reduce(
+                np.concatenate([k for k, _ in runs]), np.concatenate([v for _, v in runs])
+            )
+            runs[:] = [merged]
+
+    for n, words in enumerate(corpus):
+        kept = [index[w] for w in words if w in index]
+        ids.extend(kept)
+        line_of.extend([n] * len(kept))
+        if len(ids) >= chunk_tokens:
+            flush()
+    flush()
+    if len(runs) > 1:
+        runs = [_reduce(np.concatenate([k for k, _ in runs]), np.concatenate([v for _, v in runs]))]
+    if not runs or len(runs[0][0]) == 0:
+        raise InputError("no co-occurring words: the corpus lines are too short for any pair")
+    keys, vals = runs[0]
+    return (keys // V).astype(np.int32), (keys % V).astype(np.int32), vals.astype(np.float32)
+
+
+class _Params:
+    """Word and context vectors, biases and their AdaGrad accumulators."""
+
+    NAMES = ("W", "C", "bw", "bc", "gW", "gC", "gbw", "gbc")
+
+    def __init__(self, V: int, dim: int, seed: int):
+        g = torch.Generator().manual_seed(seed)
+        # the reference code's init: uniform in [-0.5, 0.5] / dim, accumulators at 1
+        self.W = (torch.rand(V, dim, generator=g) - 0.5) / dim
+        self.C = (torch.rand(V, dim, generator=g) - 0.5) / dim
+        self.bw = (torch.rand(V, generator=g) - 0.5) / dim
+        self.bc = (torch.rand(V, generator=g) - 0.5) / dim
+        self.gW, self.gC = torch.ones(V, dim), torch.ones(V, dim)
+        self.gbw, self.gbc = torch.ones(V), torch.ones(V)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {n: getattr(self, n).contiguous() for n in self.NAMES}
+
+    def load(self, state: dict[str, torch.Tensor]) -> None:
+        for n in self.NAMES:
+            getattr(self, n).copy_(state[n])
+
+
+def _adagrad(
+    params: tuple[torch.Tensor, torch.Tensor],
+    accs: tuple[torch.Tensor, torch.Tensor],
+    rows: torch.Tensor,
+    grads: tuple[torch.Tensor, torch.Tensor],
+    lr: float,
+) -> None:
+    """AdaGrad as the reference code does it pair by pair, batched.
+
+    Each pair's squared gradient enters the accumulator and each pair takes its own
+    step; summing the steps of a row's pairs (with the accumulator at the batch's end)
+    keeps the reference's sqrt(n) growth of a frequent word's movement. Summing the
+    gradients first would shrink that to one step per batch and stall training.
+    """
+    uniq, inv = torch.unique(rows, return_inverse=True)
+    for param, acc, grad in zip(params, accs, grads, strict=True):
+        g2 = torch.zeros((len(uniq),) + grad.shape[1:]).index_add_(0, inv, grad * grad)
+        g = torch.zeros((len(uniq),) + grad.shape[1:]).index_add_(0, inv, grad)
+        acc[uniq] += g2
+        param[uniq] -= lr * g / acc[uniq].sqrt()
+
+
+def train_glove(
+    corpus: Corpus,
+    config: GloVeConfig | None = None,
+    progress: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+) -> StaticEmbedder:
+    """Train GloVe on a corpus. With ``checkpoint_dir`` the state is saved after every epoch
+    and ``resume=True`` continues from it; the result equals an uninterrupted run."""
+    cfg = config or GloVeConfig()
+    start = time.perf_counter()
+    vocab, n_tokens = build_vocab(corpus, cfg.min_count, cfg.max_vocab)
+    rows, cols, vals = count_cooccurrences(corpus, vocab, cfg.window, cfg.chunk_tokens)
+    count_seconds = time.perf_counter() - start
+    rows_t, cols_t = torch.from_numpy(rows).long(), torch.from_numpy(cols).long()
+    logx = torch.from_numpy(np.log(vals))
+    weight = torch.from_numpy(np.minimum(1.0, (vals / cfg.x_max) ** cfg.alpha).astype(np.float32))
+    p = _Params(len(vocab), cfg.dim, cfg.seed)
+    first_epoch = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    if resume and ckpt and (ckpt / "state.json").exists():
+        meta = json.loads((ckpt / "state.json").read_text())
+        if meta["config"] != asdict(cfg) or meta["vocab_size"] != len(vocab):
+            raise InputError(f"{ckpt}: the checkpoint was made with another config or corpus")
+        p.load(load_file(str(ckpt / "state.safetensors")))
+        first_epoch = meta["epoch"]
+    losses: list[float] = []
+    nnz = len(vals)
+    bar = tqdm(range(first_epoch, cfg.epochs), desc="glove", unit="epoch", disable=not progress)
+    for epoch in bar:
+        # the order of an epoch depends on (seed, epoch) only, so a resumed run matches
+        perm = torch.randperm(
+            nnz, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        )
+        total = 0.0
+        for b in range(0, nnz, cfg.batch_size):
+            idx = perm[b : b + cfg.batch_size]
+            i, j = rows_t[idx], cols_t[idx]
+            wi, cj = p.W[i], p.C[j]
+            diff = (wi * cj).sum(1) + p.bw[i] + p.bc[j] - logx[idx]
+            fdiff = weight[idx] * diff
+            total += 0.5 * float((fdiff * diff).sum())
+            gw = (fdiff[:, None] * cj).clamp_(-cfg.grad_clip, cfg.grad_clip)
+            gc = (fdiff[:, None] * wi).clamp_(-cfg.grad_clip, cfg.grad_clip)
+            _adagrad((p.W, p.bw), (p.gW, p.gbw), i, (gw, fdiff), cfg.lr)
+            _adagrad((p.C, p.bc), (p.gC, p.gbc), j, (gc, fdiff), cfg.lr)
+        losses.append(total / nnz)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if ckpt:
+            with atomic_dir(ckpt) as tmp:
+                save_file(p.state(), str(tmp / "state.safetensors"))
+                meta = {"epoch": epoch + 1, "config": asdict(cfg), "vocab_size": len(vocab)}
+                (tmp / "state.json").write_text(json.dumps(meta))
+    stats = {
+        "tokens": n_tokens,
+        "vocab": len(vocab),
+        "nonzeros": nnz,
+        "count_seconds": round(count_seconds, 2),
+        "seconds": round(time.perf_counter() - start, 2),
+        "loss_per_epoch": [round(x, 6) for x in losses],
+    }
+    vectors = (p.W + p.C).numpy()
+    return StaticEmbedder(
+        vocab, vectors, family="glove", config={"training": asdict(cfg), "stats": stats}
+    )

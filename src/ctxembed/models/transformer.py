@@ -1,0 +1,319 @@
+"""Any local Hugging Face encoder (BERT, RoBERTa, MiniLM, ...) as a word and sentence embedder.
+
+How a text becomes word vectors:
+1. words -> subword ids with the model's own tokenizer (``is_split_into_words``), so each
+   subword knows its word;
+2. a text longer than the model's window is cut into windows of ``max_length`` tokens
+   that overlap by half; each subword takes its vector from the window whose centre is
+   nearest, so it always sees at least a quarter window of context on both sides
+   (except at the text's ends). Nothing is cut off;
+3. windows of all texts are sorted by length and batched, so padding is minimal;
+4. subword vectors are pooled back to words (mean, first or last).
+
+Sentence vectors pool the tokens of the raw text the way sentence-transformers does
+(special tokens included in the mean), so ``minilm-l6`` reproduces its reference output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..api import Embedder, resolve_layers, write_manifest
+from ..errors import InputError, ModelError
+from ..io import atomic_dir
+from ..text.words import Doc, prepare
+
+SENTENCE_POOLING = ("mean", "cls", "max")
+
+
+class TransformerEmbedder(Embedder):
+    family = "transformer"
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        sentence_pooling: str = "mean",
+        normalize: bool = False,
+        max_length: int | None = None,
+        sentence_max_length: int | None = None,
+        device: str = "cpu",
+    ):
+        if sentence_pooling not in SENTENCE_POOLING:
+            raise InputError(
+                f"sentence_pooling={sentence_pooling!r}: use one of {SENTENCE_POOLING}"
+            )
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        cfg = model.config
+        self.dim = cfg.hidden_size
+        self.n_layers = cfg.num_hidden_layers + 1
+        self.sentence_pooling = sentence_pooling
+        self.normalize = normalize
+        self.max_length = max_length or self._position_limit()
+        self.sentence_max_length = min(sentence_max_length or self.max_length, self.max_length)
+        self._prefix, self._suffix = _special_tokens(tokenizer)
+        if self.sentence_max_length <= len(self._prefix) + len(self._suffix):
+            raise InputError("max_length leaves no room inside the model's special tokens")
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    def _position_limit(self) -> int:
+        limits = [self.model.config.max_position_embeddings]
+        if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
+            limits = [limits[0] - 2]  # positions start after the padding index
+        model_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(model_max, int) and model_max < 1_000_000:
+            limits.append(model_max)
+        return min(limits)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, **options: Any) -> TransformerEmbedder:
+        """Load a local checkpoint folder; its sentence-transformers settings become defaults."""
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+        path = Path(path)
+        defaults = _sentence_transformers_settings(path)
+        defaults.update(options)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+            try:
+                tokenizer([["a", "b"]], is_split_into_words=True)
+            except (ValueError, AssertionError, TypeError):
+                # byte-level BPE (RoBERTa, GPT-2) takes word lists only with a prefix space
+                tokenizer = AutoTokenizer.from_pretrained(
+                    path, local_files_only=True, use_fast=True, add_prefix_space=True
+                )
+            model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        except OSError as e:
+            raise ModelError(f"cannot load a Hugging Face model from {path}: {e}") from None
+        if not getattr(tokenizer, "is_fast", False):
+            raise ModelError(f"{path}: needs a fast tokenizer (tokenizer.json) to align subwords")
+        return cls(model, tokenizer, **defaults)
+
+    # -- the shared engine ------------------------------------------------------------
+    def _encode(
+        self,
+        ids: list[list[int]],
+        layers: tuple[int, ...],
+        window: int,
+        batch_size: int,
+        progress: bool,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text: ``(body, head, tail)`` vectors, each ``[n_sel, n, dim]``.
+
+        ``body`` has one row per subword of the text; ``head``/``tail`` are the special
+        tokens around it (from the first and last window).
+        """
+        body_max = window - len(self._prefix) - len(self._suffix)
+        n_sel = len(layers)
+        bodies = [np.empty((n_sel, len(t), self.dim), dtype=np.float32) for t in ids]
+        heads: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
+        tails: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
+        segments = []  # (text, start, end, first token owned, end of owned)
+        for i, toks in enumerate(ids):
+            for s, e, own_s, own_e in _windows(len(toks), body_max):
+                segments.append((i, s, e, own_s, own_e))
+        segments.sort(key=lambda seg: seg[2] - seg[1], reverse=True)
+        only_last = layers == (self.n_layers - 1,)
+        bar = tqdm(total=len(segments), disable=not progress, desc="embedding", unit="window")
+        p = len(self._prefix)
+        for b0 in range(0, len(segments), batch_size):
+            batch = segments[b0 : b0 + batch_size]
+            width = max(e - s for _, s, e, _, _ in batch) + p + len(self._suffix)
+            input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, (i, s, e, _, _) in enumerate(batch):
+                row = self._prefix + ids[i][s:e] + self._suffix
+                input_ids[r, : len(row)] = torch.tensor(row)
+                mask[r, : len(row)] = 1
+            with torch.inference_mode():
+                out = self.model(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    output_hidden_states=not only_last,
+                )
+                if only_last:
+                    hidden = out.last_hidden_state.unsqueeze(0)
+                else:
+                    hidden = torch.stack([out.hidden_states[j] for j in layers])
+                hidden = hidden.float().cpu().numpy()
+            for r, (i, s, e, own_s, own_e) in enumerate(batch):
+                bodies[i][:, own_s:own_e] = hidden[:, r, p + own_s - s : p + own_e - s]
+                if s == 0:
+                    heads[i] = hidden[:, r, :p]
+                if e == len(ids[i]):
+                    tails[i] = hidden[:, r, p + e - s : p + e - s + len(self._suffix)]
+            bar.update(len(batch))
+        bar.close()
+        return list(zip(bodies, heads, tails, strict=True))
+
+    # -- words --------------------------------------------------------------------------
+    def _word_token_ids(self, docs: list[Doc]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Subword ids of each doc and, per doc, the first subword of each word (+ end)."""
+        words = [d.words for d in docs]
+        enc = self.tokenizer(
+            words, is_split_into_words=True, add_special_tokens=False, verbose=False
+        )
+        ids, starts = [], []
+        for i, doc in enumerate(docs):
+            word_ids = enc.word_ids(i)
+            if len(set(word_ids)) != len(doc.words):
+                # words the tokenizer drops entirely (e.g. a lone U+FFFD) stand in as UNK
+                present = set(word_ids)
+                unk = self.tokenizer.unk_token
+                if unk is None:
+                    raise InputError(f"text {i}: the tokenizer gives no subword for some words")
+                fixed = [w if j in present else unk for j, w in enumerate(doc.words)]
+                one = self.tokenizer(
+                    [fixed], is_split_into_words=True, add_special_tokens=False, verbose=False
+                )
+                ids.append(one["input_ids"][0])
+                word_ids = one.word_ids(0)
+            else:
+                ids.append(enc["input_ids"][i])
+            w = np.asarray(word_ids)
+            first = np.flatnonzero(np.r_[True, w[1:] != w[:-1]])
+            starts.append(np.r_[first, len(w)])
+        return ids, starts
+
+    def _embed_docs(self, docs, layers, pooling, batch_size, progress):
+        ids, starts = self._word_token_ids(docs)
+        encoded = self._encode(ids, layers, self.max_length, batch_size, progress)
+        out = []
+        for (body, _, _), bounds in zip(encoded, starts, strict=True):
+            first, end = bounds[:-1], bounds[1:]
+            if pooling == "first":
+                vecs = body[:, first]
+            elif pooling == "last":
+                vecs = body[:, end - 1]
+            else:
+                counts = (end - first).astype(np.float32)[None, :, None]
+                vecs = np.add.reduceat(body, first, axis=1) / counts
+            out.append((np.ascontiguousarray(vecs, dtype=np.float32), None))
+        return out
+
+    # -- sentences ----------------------------------------------------------------------
+    def embed_sentences(
+        self,
+        texts,
+        pooling: str | None = None,
+        layers: int | list[int] | str = -1,
+        normalize: bool | None = None,
+        batch_size: int = 32,
+        progress: bool | None = None,
+    ) -> np.ndarray:
+        """One vector per text from the tokens of the raw text.
+
+        ``pooling`` defaults to the model's own (sentence-transformers config) or mean;
+        ``mean`` averages all tokens including the special ones, as sentence-transformers
+        does. Texts over the model's sentence length are windowed, never cut.
+        """
+        pooling = pooling or self.sentence_pooling
+        if pooling not in SENTENCE_POOLING:
+            raise InputError(f"pooling={pooling!r}: use one of {SENTENCE_POOLING}")
+        if pooling == "cls" and not self._prefix:
+            raise InputError("pooling='cls': this tokenizer adds no leading special token")
+        docs = prepare(texts)
+        spec = resolve_layers(layers, self.n_layers)
+        raw = [isinstance(t, str) for t in ([texts] if isinstance(texts, str) else texts)]
+        if all(raw):
+            src = [texts] if isinstance(texts, str) else list(texts)
+            ids = self.tokenizer(src, add_special_tokens=False, verbose=False)["input_ids"]
+        else:
+            ids, _ = self._word_token_ids(docs)
+        show = len(ids) >= 256 if progress is None else progress
+        encoded = self._encode(ids, spec.indices, self.sentence_max_length, batch_size, show)
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        for i, (body, head, tail) in enumerate(encoded):
+            toks = spec.combine(np.concatenate([head, body, tail], axis=1))
+            if pooling == "mean":
+                out[i] = toks.mean(0)
+            elif pooling == "max":
+                out[i] = toks.max(0)
+            else:
+                out[i] = toks[0]
+        if self.normalize if normalize is None else normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    # -- folders --------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "sentence_pooling": self.sentence_pooling,
+            "normalize": self.normalize,
+            "max_length": self.max_length,
+            "sentence_max_length": self.sentence_max_length,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_dir(path) as tmp:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            write_manifest(tmp, self.family, self.config())
+
+
+def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after a single text."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    for k in range(len(full) - len(bare) + 1):
+        if full[k : k + len(bare)] == bare:
+            return full[:k], full[k + len(bare) :]
+    raise ModelError("cannot locate the text inside this tokenizer's special tokens")
+
+
+def _windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Windows ``(start, end, own_start, own_end)`` over ``n`` tokens, half-overlapping.
+
+    Each token is owned by the window whose centre is nearest to it.
+    """
+    if n <= size:
+        return [(0, n, 0, n)]
+    step = max(size // 2, 1)
+    starts = list(range(0, n - size, step)) + [n - size]
+    centres = [s + size / 2 for s in starts]
+    cuts = [0] + [int(np.ceil((a + b) / 2)) for a, b in zip(centres, centres[1:])] + [n]
+    return [(s, s + size, cuts[k], cuts[k + 1]) for k, s in enumerate(starts)]
+
+
+def _sentence_transformers_settings(path: Path) -> dict[str, Any]:
+    """Defaults from a sentence-transformers folder: pooling, normalization, length."""
+    out: dict[str, Any] = {}
+    modules = path / "modules.json"
+    if not modules.exists():
+        return out
+    try:
+        entries = json.loads(modules.read_text())
+        for m in entries:
+            kind = m.get("type", "")
+            if kind.endswith("Normalize"):
+                out["normalize"] = True
+            elif kind.endswith("Pooling"):
+                pcfg = json.loads((path / m["path"] / "config.json").read_text())
+                for mode in SENTENCE_POOLING:
+                    key = {
+                        "mean": "pooling_mode_mean_tokens",
+                        "cls": "pooling_mode_cls_token",
+                        "max": "pooling_mode_max_tokens",
+                    }[mode]
+                    if pcfg.get(key):
+                        out["sentence_pooling"] = mode
+                        break
+        sbert = path / "sentence_bert_config.json"
+        if sbert.exists():
+            out["sentence_max_length"] = int(json.loads(sbert.read_text())["max_seq_length"])
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise ModelError(f"{path}: unreadable sentence-transformers config: {e}") from None
+    return out

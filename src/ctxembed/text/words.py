@@ -1,0 +1,82 @@
+"""The one word tokenizer used for raw text, and the checks on pre-tokenized input.
+
+A word is one of:
+- a number with inner separators: ``3.14``, ``1,000``, ``12:30``;
+- a run of letters, digits, combining marks and underscores, optionally joined by
+  inner apostrophes or hyphens: ``bank``, ``don't``, ``state-of-the-art``, ``café``;
+- any other single visible character: ``.``, ``(``, ``$``, an emoji.
+
+Whitespace, control and format characters (zero-width space, BOM, ...) separate words
+and never form one. Offsets are ``(start, end)`` character indices into the text, so
+``text[start:end] == word``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import regex
+
+_WORD = regex.compile(
+    r"\p{N}+(?:[.,:]\p{N}+)+"
+    r"|[\p{L}\p{N}\p{M}_]+(?:['’\-][\p{L}\p{N}\p{M}_]+)*"
+    r"|[^\s\p{L}\p{N}\p{M}_\p{C}]"
+)
+
+
+def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Split raw text into words and their character offsets."""
+    words: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    for m in _WORD.finditer(text):
+        words.append(m.group())
+        offsets.append(m.span())
+    return words, offsets
+
+
+class Doc:
+    """One input text as words, with offsets when it came in as a raw string."""
+
+    __slots__ = ("words", "offsets")
+
+    def __init__(self, words: list[str], offsets: list[tuple[int, int]] | None):
+        self.words = words
+        self.offsets = offsets
+
+
+def prepare(texts: str | Sequence[str] | Sequence[Sequence[str]]) -> list[Doc]:
+    """Turn raw strings or pre-tokenized word lists into docs, rejecting bad input.
+
+    A single string counts as one text. Raises ``InputError`` naming the first bad text.
+    """
+    from ..errors import InputError
+
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, Sequence) or isinstance(texts, bytes):
+        raise InputError(
+            f"texts must be a list of strings or of word lists, got {type(texts).__name__}"
+        )
+    docs: list[Doc] = []
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            words, offsets = split_words(text)
+            if not words:
+                raise InputError(f"text {i} is empty (no words in {text[:40]!r})")
+            docs.append(Doc(words, offsets))
+        elif isinstance(text, Sequence) and not isinstance(text, bytes):
+            if len(text) == 0:
+                raise InputError(f"text {i} is empty (an empty word list)")
+            for j, word in enumerate(text):
+                if not isinstance(word, str):
+                    raise InputError(
+                        f"word {j} of text {i} is a {type(word).__name__}, not a string"
+                    )
+                if not word.strip():
+                    raise InputError(f"word {j} of text {i} is empty or only whitespace")
+            docs.append(Doc(list(text), None))
+        else:
+            raise InputError(
+                f"text {i} is a {type(text).__name__}; give a string or a list of words"
+            )
+    return docs

@@ -1,0 +1,1 @@
+"""Shared training pieces: corpora, progress and checkpoints."""
