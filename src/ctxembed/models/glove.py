@@ -167,8 +167,12 @@ def train_glove(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
 ) -> StaticEmbedder:
-    """Train GloVe on a corpus. With ``checkpoint_dir`` the state is saved after every epoch
-    and ``resume=True`` continues from it; the result equals an uninterrupted run."""
+    """Train GloVe on a corpus.
+
+    With ``checkpoint_dir`` the state is saved after every epoch, and ``resume=True``
+    continues from it (also with more epochs than before); the result equals an
+    uninterrupted run, since each epoch's order depends only on the seed and its number.
+    """
     cfg = config or GloVeConfig()
     start = time.perf_counter()
     vocab, n_tokens = build_vocab(corpus, cfg.min_count, cfg.max_vocab)
@@ -182,8 +186,16 @@ def train_glove(
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     if resume and ckpt and (ckpt / "state.json").exists():
         meta = json.loads((ckpt / "state.json").read_text())
-        if meta["config"] != asdict(cfg) or meta["vocab_size"] != len(vocab):
+        # epochs may grow: a run resumed with more epochs equals a longer uninterrupted run
+        same = {k: v for k, v in asdict(cfg).items() if k != "epochs"}
+        if {k: v for k, v in meta["config"].items() if k != "epochs"} != same or meta[
+            "vocab_size"
+        ] != len(vocab):
             raise InputError(f"{ckpt}: the checkpoint was made with another config or corpus")
+        if meta["epoch"] > cfg.epochs:
+            raise InputError(
+                f"{ckpt}: the checkpoint is at epoch {meta['epoch']}, past {cfg.epochs}"
+            )
         p.load(load_file(str(ckpt / "state.safetensors")))
         first_epoch = meta["epoch"]
     losses: list[float] = []

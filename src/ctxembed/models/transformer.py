@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +285,7 @@ def _windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
     step = max(size // 2, 1)
     starts = list(range(0, n - size, step)) + [n - size]
     centres = [s + size / 2 for s in starts]
-    cuts = [0] + [int(np.ceil((a + b) / 2)) for a, b in zip(centres, centres[1:])] + [n]
+    cuts = [0] + [int(np.ceil((a + b) / 2)) for a, b in pairwise(centres)] + [n]
     return [(s, s + size, cuts[k], cuts[k + 1]) for k, s in enumerate(starts)]
 
 

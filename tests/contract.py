@@ -1,0 +1,93 @@
+"""The contract every embedder passes (after flair's and AllenNLP's embedding tests).
+
+Subclass ``EmbedderContract`` and provide an ``embedder`` fixture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ctxembed
+from ctxembed import InputError
+from ctxembed.text.words import split_words
+
+TEXTS = [
+    "I went to the bank to deposit money.",
+    "The river bank was muddy after three days of rain, and the fish were hiding.",
+    "Bank",
+    "state-of-the-art models don't always win; prices rose 3.5% in 2024 ( roughly ).",
+]
+ODD = [
+    "naïve café déjà vu — Zürich’s crème brûlée",
+    "emoji 🙂 and ✨ sparkles ✨",
+    "zero\u200bwidth and\ttabs\nnewlines",
+    "x" * 300,
+    "?!?! ... ,,,",
+    "日本語のテキスト",
+    "a \ufffd replacement character",
+]
+
+
+class EmbedderContract:
+    @pytest.fixture
+    def embedder(self) -> ctxembed.Embedder:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_words_in_order(self, embedder):
+        res = embedder.embed_words(TEXTS)
+        assert len(res) == len(TEXTS)
+        for text, wv in zip(TEXTS, res, strict=True):
+            words, offsets = split_words(text)
+            assert wv.words == words and wv.offsets == offsets
+            assert all(text[s:e] == w for w, (s, e) in zip(wv.words, wv.offsets, strict=True))
+            assert wv.vectors.shape == (len(words), embedder.dim)
+            assert wv.vectors.dtype == np.float32
+
+    def test_odd_text_gets_finite_vectors(self, embedder):
+        for wv in embedder.embed_words(ODD):
+            assert len(wv.words) > 0
+            assert wv.vectors.shape == (len(wv.words), embedder.dim)
+            assert np.isfinite(wv.vectors).all()
+
+    def test_pretokenized_used_as_given(self, embedder):
+        words = ["New York", "is", "big", "."]
+        (wv,) = embedder.embed_words([words])
+        assert wv.words == words and wv.offsets is None
+        assert wv.vectors.shape == (4, embedder.dim)
+
+    def test_batch_mates_do_not_change_vectors(self, embedder):
+        texts = TEXTS + ODD
+        together = embedder.embed_words(texts, batch_size=3)
+        for text, wv in zip(texts, together, strict=True):
+            (alone,) = embedder.embed_words([text], batch_size=1)
+            np.testing.assert_allclose(wv.vectors, alone.vectors, atol=1e-5, rtol=0)
+        sent = embedder.embed_sentences(texts, batch_size=4)
+        for i, text in enumerate(texts):
+            np.testing.assert_allclose(
+                sent[i], embedder.embed_sentences([text])[0], atol=1e-5, rtol=0
+            )
+
+    def test_save_and_load_give_identical_vectors(self, embedder, tmp_path):
+        embedder.save(tmp_path / "model")
+        again = ctxembed.load(tmp_path / "model")
+        assert type(again) is type(embedder) and again.dim == embedder.dim
+        for a, b in zip(embedder.embed_words(TEXTS), again.embed_words(TEXTS), strict=True):
+            np.testing.assert_array_equal(a.vectors, b.vectors)
+        np.testing.assert_array_equal(embedder.embed_sentences(TEXTS), again.embed_sentences(TEXTS))
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files left"
+
+    def test_sentences_shape(self, embedder):
+        out = embedder.embed_sentences(TEXTS)
+        assert out.shape == (len(TEXTS), embedder.dim) and out.dtype == np.float32
+
+    @pytest.mark.parametrize("bad", ["", "   ", "\u200b", [], ["ok", ""], [["nested"]], None, 3])
+    def test_bad_input_is_named(self, embedder, bad):
+        with pytest.raises(InputError):
+            embedder.embed_words(["fine text", bad])
+
+    def test_layer_out_of_range(self, embedder):
+        with pytest.raises(InputError, match="out of range"):
+            embedder.embed_words(TEXTS[:1], layers=embedder.n_layers)
+        with pytest.raises(InputError):
+            embedder.embed_words(TEXTS[:1], pooling="median")
