@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ctxembed", description="Static and contextual word embeddings: embed, compare, train."
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"ctxembed {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("models", help="list the named offline models")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io import atomic_dir
-from ..train.corpus import Corpus
+from ..train.corpus import Corpus, as_corpus
 from .static import StaticEmbedder
 
 
@@ -139,29 +140,21 @@ class _Params:
 
 
 def _adagrad(
-    params: tuple[torch.Tensor, torch.Tensor],
-    accs: tuple[torch.Tensor, torch.Tensor],
-    rows: torch.Tensor,
-    grads: tuple[torch.Tensor, torch.Tensor],
-    lr: float,
+    param: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor, grad: torch.Tensor, lr: float
 ) -> None:
     """AdaGrad as the reference code does it pair by pair, batched.
 
-    Each pair's squared gradient enters the accumulator and each pair takes its own
-    step; summing the steps of a row's pairs (with the accumulator at the batch's end)
-    keeps the reference's sqrt(n) growth of a frequent word's movement. Summing the
-    gradients first would shrink that to one step per batch and stall training.
+    Every pair's squared gradient enters its row's accumulator and every pair takes its
+    own step, scaled by the accumulator at the end of the batch. Summing a row's
+    gradients first would give a frequent word one step per batch instead of one per
+    pair, and training would stall.
     """
-    uniq, inv = torch.unique(rows, return_inverse=True)
-    for param, acc, grad in zip(params, accs, grads, strict=True):
-        g2 = torch.zeros((len(uniq),) + grad.shape[1:]).index_add_(0, inv, grad * grad)
-        g = torch.zeros((len(uniq),) + grad.shape[1:]).index_add_(0, inv, grad)
-        acc[uniq] += g2
-        param[uniq] -= lr * g / acc[uniq].sqrt()
+    acc.index_add_(0, rows, grad * grad)
+    param.index_add_(0, rows, grad / acc.index_select(0, rows).sqrt_(), alpha=-lr)
 
 
 def train_glove(
-    corpus: Corpus,
+    corpus: Corpus | str | Path | Iterable[list[str]],
     config: GloVeConfig | None = None,
     progress: bool = True,
     checkpoint_dir: str | Path | None = None,
@@ -174,6 +167,7 @@ def train_glove(
     uninterrupted run, since each epoch's order depends only on the seed and its number.
     """
     cfg = config or GloVeConfig()
+    corpus = as_corpus(corpus)
     start = time.perf_counter()
     vocab, n_tokens = build_vocab(corpus, cfg.min_count, cfg.max_vocab)
     rows, cols, vals = count_cooccurrences(corpus, vocab, cfg.window, cfg.chunk_tokens)
@@ -210,14 +204,16 @@ def train_glove(
         for b in range(0, nnz, cfg.batch_size):
             idx = perm[b : b + cfg.batch_size]
             i, j = rows_t[idx], cols_t[idx]
-            wi, cj = p.W[i], p.C[j]
-            diff = (wi * cj).sum(1) + p.bw[i] + p.bc[j] - logx[idx]
+            wi, cj = p.W.index_select(0, i), p.C.index_select(0, j)
+            diff = (wi * cj).sum(1) + p.bw.index_select(0, i) + p.bc.index_select(0, j) - logx[idx]
             fdiff = weight[idx] * diff
             total += 0.5 * float((fdiff * diff).sum())
             gw = (fdiff[:, None] * cj).clamp_(-cfg.grad_clip, cfg.grad_clip)
             gc = (fdiff[:, None] * wi).clamp_(-cfg.grad_clip, cfg.grad_clip)
-            _adagrad((p.W, p.bw), (p.gW, p.gbw), i, (gw, fdiff), cfg.lr)
-            _adagrad((p.C, p.bc), (p.gC, p.gbc), j, (gc, fdiff), cfg.lr)
+            _adagrad(p.W, p.gW, i, gw, cfg.lr)
+            _adagrad(p.C, p.gC, j, gc, cfg.lr)
+            _adagrad(p.bw, p.gbw, i, fdiff, cfg.lr)
+            _adagrad(p.bc, p.gbc, j, fdiff, cfg.lr)
         losses.append(total / nnz)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if ckpt:

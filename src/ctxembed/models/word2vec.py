@@ -8,11 +8,13 @@ reproducible for a seed with ``workers=1`` (threads race on shared weights other
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..train.corpus import Corpus
+from ..train.corpus import Corpus, as_corpus
 from .static import StaticEmbedder
 
 
@@ -31,12 +33,15 @@ class Word2VecConfig:
 
 
 def train_word2vec(
-    corpus: Corpus, config: Word2VecConfig | None = None, progress: bool = True
+    corpus: Corpus | str | Path | Iterable[list[str]],
+    config: Word2VecConfig | None = None,
+    progress: bool = True,
 ) -> StaticEmbedder:
     from gensim.models import Word2Vec
     from gensim.models.callbacks import CallbackAny2Vec
 
     cfg = config or Word2VecConfig()
+    corpus = as_corpus(corpus)
 
     class _Bar(CallbackAny2Vec):
         def __init__(self) -> None:

@@ -56,3 +56,8 @@ class Corpus:
 
     def __repr__(self) -> str:
         return f"Corpus({self.path or f'{len(self._lists or [])} lists'})"
+
+
+def as_corpus(source: Corpus | str | os.PathLike | Iterable[list[str]]) -> Corpus:
+    """Accept a Corpus, a file path or an iterable of token lists."""
+    return source if isinstance(source, Corpus) else Corpus(source)
