@@ -280,6 +280,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .eval import report
+    from .eval.bench import default_cache, parse_tasks, run_bench
+
+    parse_tasks(args.tasks)  # fail on an unknown task before loading any model
+    start = time.perf_counter()
+    cache = None if args.no_cache else Path(args.cache or default_cache())
+    models = [m for m in args.models.split(",") if m]
+    bench = run_bench(
+        models,
+        args.tasks,
+        limit=args.limit,
+        cache_dir=cache,
+        seed=args.seed,
+        layers=args.layers,
+        progress=not args.quiet,
+        log=lambda m: print(m, flush=True),
+    )
+    wall = time.perf_counter() - start
+    command = (
+        "ctxembed " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if args.command_line is None
+        else args.command_line
+    )
+    report.write(bench, Path(args.out), command, wall)
+    per_task = ", ".join(f"{k} {v:.0f}s" for k, v in bench.seconds.items())
+    print(
+        f"bench: {len(bench.results)} results for {len(models)} models in {wall:.0f}s ({per_task}); "
+        f"{bench.cache_hits} cached embedding sets reused -> {Path(args.out) / 'results.md'}"
+    )
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -337,6 +372,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("output")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "bench",
+        help="evaluate models side by side on the benchmark tasks",
+        description="Tasks: all, wordsim, analogy, coarsewsd, wic, sts, classify, "
+        "layers (the per-layer view of coarsewsd and wic). Writes OUT/results.json, "
+        "OUT/results.md and plots.",
+    )
+    s.add_argument("--models", required=True, help="comma-separated names or saved folders")
+    s.add_argument("--tasks", default="all")
+    s.add_argument(
+        "--limit", type=_positive, default=None, help="at most N items per data file (quick runs)"
+    )
+    s.add_argument("--out", default="out/bench")
+    s.add_argument("--layers", type=_layers, default=-1, help="the main layer of contextual models")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--cache", default=None, help="embedding cache folder (default ~/.cache/ctxembed/bench)"
+    )
+    s.add_argument("--no-cache", action="store_true", help="compute every embedding afresh")
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("train", help="train a model from scratch on a corpus")
     fam = s.add_subparsers(dest="family", required=True, metavar="FAMILY")

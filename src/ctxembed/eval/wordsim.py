@@ -17,8 +17,10 @@ from ..api import Embedder, Layers
 from ..errors import InputError
 from ..io import read_lines
 from ..models.static import StaticEmbedder
+from .common import DATA as ROOT
+from .common import Context, Result, checksum, layer_label
 
-DATA = Path(__file__).resolve().parents[3] / "data" / "word_similarity"
+DATA = ROOT / "word_similarity"
 SETS = {
     "simlex999": "EN-SIMLEX-999.txt",
     "ws353": "EN-WS-353-ALL.txt",
@@ -104,3 +106,28 @@ def evaluate_set(embedder: Embedder, name: str, layers: Layers = -1) -> WordSimR
     if name not in SETS:
         raise InputError(f"unknown word-similarity set {name!r}; known: {', '.join(SETS)}")
     return evaluate(embedder, read_pairs(DATA / SETS[name]), name=name, layers=layers)
+
+
+def run(ctx: Context) -> list[Result]:
+    """Every set, Spearman and Pearson x100; contextual models at ``ctx.layers``."""
+    out = []
+    for name, file in SETS.items():
+        pairs = ctx.take(read_pairs(DATA / file))
+        r = evaluate(ctx.embedder, pairs, name=name, layers=ctx.layers)
+        out.append(
+            Result(
+                task="wordsim",
+                dataset=name,
+                model=ctx.name,
+                protocol="cosine, Spearman x100 (pairs with an unknown word left out, as gensim)",
+                split="all",
+                metrics={"spearman": r.spearman, "pearson": r.pearson},
+                checksum=checksum(DATA / file),
+                details={
+                    "pairs": r.pairs,
+                    "oov_pairs": r.oov_pairs,
+                    "layer": layer_label(ctx.layers, ctx.embedder.n_layers),
+                },
+            )
+        )
+    return out

@@ -1,0 +1,191 @@
+import json
+
+import numpy as np
+import pytest
+
+from ctxembed import InputError
+from ctxembed.cli import main
+from ctxembed.eval import analogy, classify, coarsewsd, sts, wic, wordsim
+from ctxembed.eval.bench import parse_tasks, run_bench
+from ctxembed.eval.common import Cache, Context, TaskNotApplicable
+from ctxembed.models.static import StaticEmbedder
+
+
+def ctx_for(embedder, name="m", limit=None, cache=None):
+    return Context(name, embedder, cache or Cache(None, name), limit=limit, progress=False)
+
+
+def test_spearman_matches_a_hand_computation(tmp_path):
+    # unit vectors at known angles: cos(a, x_k) = cos(theta_k)
+    angles = {"b": 0.1, "c": 0.5, "d": 0.9, "e": 1.3, "f": 1.7}
+    words = ["a", *angles]
+    vecs = [[1.0, 0.0]] + [[np.cos(t), np.sin(t)] for t in angles.values()]
+    model = StaticEmbedder(words, np.array(vecs, dtype=np.float32))
+    gold = {
+        "b": 9.0,
+        "c": 6.0,
+        "d": 7.0,
+        "e": 2.0,
+        "f": 1.0,
+    }  # cosine ranks 1..5, gold ranks 1,3,2,4,5
+    path = tmp_path / "pairs.txt"
+    path.write_text("".join(f"a\t{w}\t{s}\n" for w, s in gold.items()) + "a\tunknown\t5\n")
+    r = wordsim.evaluate(model, wordsim.read_pairs(path))
+    d2 = 0 + 1 + 1 + 0 + 0
+    assert r.spearman == pytest.approx(100 * (1 - 6 * d2 / (5 * (25 - 1))))  # = 90
+    assert r.pairs == 5 and r.oov_pairs == 1
+
+
+def test_wordsim_agrees_with_gensim(glove6b):
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(50)
+    kv.add_vectors(glove6b.words, glove6b.vectors)
+    path = wordsim.DATA / wordsim.SETS["ws353"]
+    (_, (rho, _), _) = kv.evaluate_word_pairs(str(path), delimiter="\t", restrict_vocab=400_000)
+    assert wordsim.evaluate_set(glove6b, "ws353").spearman == pytest.approx(100 * rho, abs=0.01)
+
+
+def test_analogy_on_constructed_vectors_and_glove(tmp_path, glove6b):
+    base = {
+        "man": [1, 0, 0, 0],
+        "woman": [0, 1, 0, 0],
+        "royal": [0, 0, 1, 0],
+        "other": [0, 0, 0, 1],
+    }
+    vec = {
+        **base,
+        "king": np.add(base["man"], base["royal"]),
+        "queen": np.add(base["woman"], base["royal"]),
+    }
+    model = StaticEmbedder(list(vec), np.array(list(vec.values()), dtype=np.float32))
+    qs = [
+        ("x", ["man", "king", "woman", "queen"]),
+        ("x", ["woman", "queen", "man", "king"]),
+        ("x", ["man", "zzz", "a", "b"]),
+    ]
+    r = analogy.evaluate(model, qs)
+    assert r["accuracy"] == 100.0 and r["answered"] == 2 and r["coverage"] == pytest.approx(200 / 3)
+    g = analogy.evaluate(glove6b, analogy.read_questions()[:300])  # capital-common-countries
+    assert g["accuracy"] > 50 and g["coverage"] == 100.0
+
+
+def test_nearest_centroid_and_threshold_by_hand():
+    train = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    pred = coarsewsd.nearest_centroid(
+        train, np.array([0, 0, 1]), np.array([[0.2, 0.8], [1, 0.1]]), [0, 1, 2]
+    )
+    assert pred.tolist() == [1, 0]
+    cut = wic.best_threshold(np.array([0.1, 0.2, 0.6, 0.7, 0.3]), np.array([0, 0, 1, 1, 1]))
+    assert 0.2 < cut < 0.3
+
+
+def test_coarsewsd_minilm_beats_static_and_mfs(minilm, glove6b):
+    res_m = coarsewsd.run(ctx_for(minilm, "minilm", limit=12))
+    res_g = coarsewsd.run(ctx_for(glove6b, "glove", limit=12))
+    full = {r.model: r for r in res_m + res_g if r.protocol.endswith("full train")}
+    assert set(full) == {"minilm", "glove", "most frequent sense"}
+    assert full["minilm"].metrics["macro_f1"] > full["glove"].metrics["macro_f1"]
+    # one vector per word: every centroid ties and 1-NN falls back to the most frequent sense
+    assert full["glove"].metrics == pytest.approx(full["most frequent sense"].metrics)
+    assert len(full["minilm"].details["per_word"]) == 20
+    assert set(full["minilm"].details["per_layer"]) == {"0", "1", "2", "3", "4", "5", "6", "mean"}
+    assert {r.protocol.split(", ")[1] for r in res_m} >= {
+        "1-shot (mean of 5 seeded samples)",
+        "30-shot (mean of 5 seeded samples)",
+    }
+
+
+def test_wic_static_vectors_cannot_tell_senses(glove6b):
+    ctx = ctx_for(glove6b, limit=60)
+    pairs = wic.load("dev")[:60]
+    same_form = [p for p in pairs if p.a[0][p.a[1]].lower() == p.b[0][p.b[1]].lower()]
+    vec = ctx.target_vectors([p.a for p in same_form] + [p.b for p in same_form], "wic")
+    np.testing.assert_array_equal(
+        vec[: len(same_form)], vec[len(same_form) :]
+    )  # one vector per word
+    res = wic.run(ctx)
+    assert [r.protocol.split(" ")[0] for r in res] == ["cosine", "logistic-regression"]
+    assert all(30 <= r.metrics["accuracy"] <= 70 for r in res)
+
+
+def test_sts_and_classification_on_real_items(glove6b):
+    res = sts.run(ctx_for(glove6b, limit=50))
+    assert [r.dataset for r in res] == ["stsb-train", "stsb-dev", "sick-r"]
+    assert all(-100 <= r.metrics["spearman"] <= 100 and r.details["pairs"] == 50 for r in res)
+    assert sts.load("sick-r")[0][2] == 3.3  # the header is skipped
+    acc, split, _ = classify.evaluate(ctx_for(glove6b, limit=120), "mr")
+    assert split == "10-fold cv" and 40 < acc <= 100
+    assert set(classify.load("trec")["train"][1]) == set(range(6))
+
+
+def test_bench_cache_gives_identical_numbers(tmp_path, capsys):
+    args = [
+        "bench",
+        "--models",
+        "glove-6b-50d",
+        "--tasks",
+        "wic,sts",
+        "--limit",
+        "30",
+        "--cache",
+        str(tmp_path / "c"),
+        "--quiet",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert "0 cached embedding sets reused" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert "5 cached embedding sets reused" in capsys.readouterr().out
+    a, b = (json.loads((tmp_path / d / "results.json").read_text())["results"] for d in "ab")
+    assert a == b
+    md = (tmp_path / "a" / "results.md").read_text()
+    assert "## Word-in-Context" in md and "## Sentence similarity" in md
+
+
+def test_bench_bad_input(tmp_path, capsys, monkeypatch):
+    with pytest.raises(InputError, match="unknown task 'nope'; known: all, wordsim"):
+        parse_tasks("wordsim,nope")
+    assert parse_tasks("layers") == (["coarsewsd", "wic"], True)
+    with pytest.raises(TaskNotApplicable, match="minilm-l6 is transformer"):
+        run_bench(["minilm-l6"], "analogy", limit=5, progress=False, log=lambda m: None)
+    code = main(
+        [
+            "bench",
+            "--models",
+            "minilm-l6",
+            "--tasks",
+            "analogy",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
+    assert code == 1 and "analogy needs a static model" in capsys.readouterr().err
+    code = main(
+        [
+            "bench",
+            "--models",
+            "nope-model",
+            "--tasks",
+            "wic",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
+    assert code == 1 and "Known models" in capsys.readouterr().err
+    monkeypatch.setattr(wic, "ROOT", tmp_path / "nowhere")
+    code = main(
+        [
+            "bench",
+            "--models",
+            "glove-6b-50d",
+            "--tasks",
+            "wic",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-cache",
+            "--quiet",
+        ]
+    )
+    assert code == 1 and "no such file" in capsys.readouterr().err
