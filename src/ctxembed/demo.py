@@ -26,7 +26,7 @@ MONEY, RIVER = [0, 1], [2, 3]
 
 
 def bank_table(models: list[str]) -> None:
-    from .cli import compare_table
+    from .compare import compare_table
 
     print('The word "bank" in four contexts:')
     for k, ctx in enumerate(CONTEXTS, 1):
