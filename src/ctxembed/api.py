@@ -227,6 +227,10 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
                 return StaticEmbedder.from_folder(path, **options)
             if family == "transformer":
                 return TransformerEmbedder.from_pretrained(path, **config)
+            if family == "elmo":
+                from .models.elmo import ElmoEmbedder
+
+                return ElmoEmbedder.from_folder(path, **options)
             raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
         if (path / "config.json").exists():
             return TransformerEmbedder.from_pretrained(path, **options)

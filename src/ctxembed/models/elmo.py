@@ -1,0 +1,366 @@
+"""ELMo (Peters et al. 2018): a character-CNN token encoder under a bidirectional LSTM language model.
+
+The whole model is in this file, in the bilm-tf / AllenNLP design:
+- characters: each word is its UTF-8 bytes between begin- and end-of-word markers, padded to
+  ``max_chars`` (ids shifted by one so 0 means "no token"); sentences get <S> and </S>;
+- token encoder: character embeddings, one convolution per (width, filters) with max-pooling
+  over positions, highway layers, a linear projection to the LSTM size;
+- biLM: separate forward and backward stacks of LSTMs with a projection (LSTMP) and cell /
+  projection clipping, a residual connection between layers; both directions share the
+  token encoder and the softmax;
+- per word, layer 0 is the token encoding duplicated to ``[x; x]`` and layer k is
+  ``[forward_k; backward_k]``, so every layer has width ``2 * proj_dim``.
+
+Padding never reaches a real position: each sentence is run right-padded in both directions
+(the backward stack reads it reversed within its own length), and no state is carried over
+between batches.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from ..api import Embedder, Layers, read_manifest, write_manifest
+from ..errors import InputError, ModelError
+from ..io import atomic_dir
+
+# character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
+BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
+N_CHARS = 262  # 0 (no token) + 261 ids
+WEIGHTS = "model.safetensors"
+
+
+@dataclass
+class ElmoConfig:
+    char_dim: int = 16
+    filters: list[tuple[int, int]] = field(
+        default_factory=lambda: [(1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024)]
+    )
+    n_highway: int = 2
+    max_chars: int = 50
+    cell_dim: int = 4096
+    proj_dim: int = 512
+    n_layers: int = 2
+    cell_clip: float | None = 3.0
+    proj_clip: float | None = 3.0
+    dropout: float = 0.1
+    vocab_size: int = 0  # softmax words; 0 for an encoder without its LM head
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ElmoConfig:
+        d = dict(d)
+        d["filters"] = [tuple(f) for f in d.get("filters", [])] or cls().filters
+        return cls(**d)
+
+
+CONFIGS = {
+    # the released "original" ELMo sizes
+    "base": ElmoConfig(),
+    # sized for training on WikiText-2 on 2 CPU cores in under an hour
+    "small": ElmoConfig(
+        filters=[(1, 32), (2, 32), (3, 64), (4, 128), (5, 256)],
+        n_highway=1,
+        cell_dim=1024,
+        proj_dim=128,
+        n_layers=2,
+    ),
+}
+
+
+def word_chars(word: str, max_chars: int = 50) -> list[int]:
+    """Character ids of one word: BOW, UTF-8 bytes (cut to fit), EOW, padding; then +1."""
+    if word == "<S>":
+        body = [BOS_CHAR]
+    elif word == "</S>":
+        body = [EOS_CHAR]
+    else:
+        body = list(word.encode("utf-8", errors="replace")[: max_chars - 2])
+    ids = [BOW_CHAR, *body, EOW_CHAR] + [PAD_CHAR] * (max_chars - len(body) - 2)
+    return [c + 1 for c in ids]
+
+
+def batch_chars(
+    sentences: list[list[str]], max_chars: int = 50
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[B, T+2, max_chars]`` character ids with <S> and </S> added, and lengths (with them)."""
+    lengths = torch.tensor([len(s) + 2 for s in sentences])
+    out = torch.zeros((len(sentences), int(lengths.max()), max_chars), dtype=torch.long)
+    for i, s in enumerate(sentences):
+        for t, w in enumerate(["<S>", *s, "</S>"]):
+            out[i, t] = torch.tensor(word_chars(w, max_chars))
+    return out, lengths
+
+
+class Highway(nn.Module):
+    """``y = g * x + (1 - g) * relu(A x)``, ``g = sigmoid(B x)`` (Srivastava et al. 2015)."""
+
+    def __init__(self, dim: int, n: int):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(dim, 2 * dim) for _ in range(n))
+        for layer in self.layers:
+            layer.bias.data[dim:].fill_(1.0)  # start by carrying the input through
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            h, g = layer(x).chunk(2, dim=-1)
+            g = torch.sigmoid(g)
+            x = g * x + (1 - g) * F.relu(h)
+        return x
+
+
+class CharEncoder(nn.Module):
+    """Character ids ``[B, T, C]`` -> token vectors ``[B, T, proj_dim]``."""
+
+    def __init__(self, cfg: ElmoConfig):
+        super().__init__()
+        self.embed = nn.Embedding(N_CHARS, cfg.char_dim, padding_idx=0)
+        self.convs = nn.ModuleList(nn.Conv1d(cfg.char_dim, n, w) for w, n in cfg.filters)
+        width = sum(n for _, n in cfg.filters)
+        self.highway = Highway(width, cfg.n_highway)
+        self.proj = nn.Linear(width, cfg.proj_dim)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        B, T, C = chars.shape
+        x = self.embed(chars.view(B * T, C)).transpose(1, 2)  # [BT, char_dim, C]
+        pooled = [F.relu(conv(x).max(dim=2).values) for conv in self.convs]
+        return self.proj(self.highway(torch.cat(pooled, dim=1))).view(B, T, -1)
+
+
+class LstmProjection(nn.Module):
+    """One direction of one layer: an LSTM cell with a projection, cell and projection clipping."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        cell_dim: int,
+        proj_dim: int,
+        cell_clip: float | None,
+        proj_clip: float | None,
+    ):
+        super().__init__()
+        self.cell_dim, self.proj_dim = cell_dim, proj_dim
+        self.cell_clip, self.proj_clip = cell_clip, proj_clip
+        self.input_linear = nn.Linear(input_dim, 4 * cell_dim, bias=False)
+        self.state_linear = nn.Linear(proj_dim, 4 * cell_dim, bias=True)  # gates: i, f, g, o
+        self.proj = nn.Linear(cell_dim, proj_dim, bias=False)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x`` right-padded ``[B, T, in]`` -> ``[B, T, proj]`` (zero at padding)."""
+        B, T, _ = x.shape
+        h = x.new_zeros(B, self.proj_dim)
+        c = x.new_zeros(B, self.cell_dim)
+        gates_in = self.input_linear(x)  # all time steps at once
+        out = x.new_zeros(B, T, self.proj_dim)
+        for t in range(T):
+            alive = (lengths > t).unsqueeze(1)
+            i, f, g, o = (gates_in[:, t] + self.state_linear(h)).chunk(4, dim=1)
+            c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            if self.cell_clip is not None:
+                c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
+            h_new = self.proj(torch.sigmoid(o) * torch.tanh(c_new))
+            if self.proj_clip is not None:
+                h_new = h_new.clamp(-self.proj_clip, self.proj_clip)
+            c = torch.where(alive, c_new, c)
+            h = torch.where(alive, h_new, h)
+            out[:, t] = h_new * alive
+        return out
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence within its own length; padding stays at the end."""
+    T = x.shape[1]
+    idx = torch.arange(T).unsqueeze(0).expand(len(lengths), T)
+    rev = (lengths.unsqueeze(1) - 1 - idx).clamp(min=0)
+    rev = torch.where(idx < lengths.unsqueeze(1), rev, idx)
+    return x.gather(1, rev.unsqueeze(-1).expand_as(x))
+
+
+class BiLM(nn.Module):
+    """The ELMo bidirectional language model (token encoder, two LSTM stacks, shared softmax)."""
+
+    def __init__(self, cfg: ElmoConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = CharEncoder(cfg)
+
+        def stack() -> nn.ModuleList:
+            return nn.ModuleList(
+                LstmProjection(
+                    cfg.proj_dim, cfg.cell_dim, cfg.proj_dim, cfg.cell_clip, cfg.proj_clip
+                )
+                for _ in range(cfg.n_layers)
+            )
+
+        self.forward_lstm, self.backward_lstm = stack(), stack()
+        self.dropout = nn.Dropout(cfg.dropout)
+        if cfg.vocab_size:
+            self.softmax = nn.Linear(cfg.proj_dim, cfg.vocab_size)
+
+    def _run(
+        self, layers: nn.ModuleList, x: torch.Tensor, lengths: torch.Tensor
+    ) -> list[torch.Tensor]:
+        outs = []
+        for k, lstm in enumerate(layers):
+            h = lstm(self.dropout(x), lengths)
+            x = h + x if k > 0 else h  # residual between LSTM layers
+            outs.append(x)
+        return outs
+
+    def forward(
+        self, chars: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Token encodings ``[B, T, P]`` and each layer's forward and backward states."""
+        tokens = self.encoder(chars)
+        fwd = self._run(self.forward_lstm, tokens, lengths)
+        bwd = [
+            reverse_padded(h, lengths)
+            for h in self._run(self.backward_lstm, reverse_padded(tokens, lengths), lengths)
+        ]
+        return tokens, fwd, bwd
+
+    def layers(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``[n_layers + 1, B, T, 2P]``: the representations ELMo mixes, boundaries included."""
+        tokens, fwd, bwd = self(chars, lengths)
+        return torch.stack(
+            [torch.cat([tokens, tokens], -1)]
+            + [torch.cat(p, -1) for p in zip(fwd, bwd, strict=True)]
+        )
+
+    def lm_loss(
+        self, chars: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor, n_samples: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean forward and backward negative log-likelihood per predicted token.
+
+        ``targets`` ``[B, T]`` are word ids of the input positions (<S> and </S> included,
+        -1 for words out of the softmax vocabulary and for padding). The forward LM at
+        position t predicts t+1; the backward LM predicts t-1. ``n_samples > 0`` uses a
+        sampled softmax (log-uniform candidates, as TensorFlow's) for training.
+        """
+        _, fwd, bwd = self(chars, lengths)
+        f_states, f_gold = fwd[-1][:, :-1], targets[:, 1:]
+        b_states, b_gold = bwd[-1][:, 1:], targets[:, :-1]
+        return (
+            self._nll(self.dropout(f_states), f_gold, n_samples),
+            self._nll(self.dropout(b_states), b_gold, n_samples),
+        )
+
+    def _nll(self, states: torch.Tensor, gold: torch.Tensor, n_samples: int) -> torch.Tensor:
+        keep = gold >= 0
+        h, y = states[keep], gold[keep]
+        if n_samples <= 0 or n_samples >= self.cfg.vocab_size:
+            return F.cross_entropy(self.softmax(h), y)
+        return sampled_softmax_nll(self.softmax.weight, self.softmax.bias, h, y, n_samples)
+
+
+def log_uniform_log_q(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """log P(id) under the log-uniform (Zipf) sampler: ids must be in frequency order."""
+    ids = ids.double()
+    p = (torch.log(ids + 2) - torch.log(ids + 1)) / math.log(vocab_size + 1)
+    return torch.log(p).float()
+
+
+def sampled_softmax_nll(
+    weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor, y: torch.Tensor, n: int
+) -> torch.Tensor:
+    """Sampled softmax (Jean et al. 2015) with one shared set of ``n`` log-uniform negatives.
+
+    Logits are corrected by the log expected count of each candidate, and a negative equal
+    to the gold word of a row is masked out (TensorFlow's ``remove_accidental_hits``).
+    """
+    V = weight.shape[0]
+    u = torch.rand(n, device=h.device, dtype=torch.float64)
+    neg = (torch.exp(u * math.log(V + 1)) - 1).long().clamp_(0, V - 1).unique()
+    true_logit = (h * weight[y]).sum(-1) + bias[y] - log_uniform_log_q(y, V)
+    neg_logit = h @ weight[neg].T + bias[neg] - log_uniform_log_q(neg, V)
+    neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == y.unsqueeze(1), float("-inf"))
+    logits = torch.cat([true_logit.unsqueeze(1), neg_logit], dim=1)
+    return F.cross_entropy(logits, torch.zeros(len(y), dtype=torch.long, device=h.device))
+
+
+# -- the embedder ------------------------------------------------------------------------------
+class ElmoEmbedder(Embedder):
+    """A trained biLM behind the common interface: 3 layers (for 2 LSTM layers) per word."""
+
+    family = "elmo"
+
+    def __init__(self, model: BiLM, vocab: list[str] | None = None):
+        self.model = model.eval()
+        self.cfg = model.cfg
+        self.vocab = list(vocab or [])
+        self.dim = 2 * self.cfg.proj_dim
+        self.n_layers = self.cfg.n_layers + 1
+
+    def _layers(
+        self, sentences: list[list[str]], batch_size: int, progress: bool
+    ) -> list[torch.Tensor]:
+        """Per sentence ``[n_layers, n_words, dim]`` without <S> and </S>; batches sorted by length.
+
+        An LSTM has no window: a long text is read whole, nothing is cut.
+        """
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]), reverse=True)
+        out: list[torch.Tensor] = [torch.empty(0)] * len(sentences)
+        bar = tqdm(total=len(order), disable=not progress, desc="embedding", unit="text")
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            chars, lengths = batch_chars([sentences[i] for i in idx], self.cfg.max_chars)
+            with torch.inference_mode():
+                layers = self.model.layers(chars, lengths)
+            for r, i in enumerate(idx):
+                out[i] = layers[:, r, 1 : len(sentences[i]) + 1].clone()
+            bar.update(len(idx))
+        bar.close()
+        return out
+
+    def _embed_docs(self, docs, layers, pooling, batch_size, progress):
+        stacked = self._layers([d.words for d in docs], batch_size, progress)
+        return [(s[list(layers)].numpy(), None) for s in stacked]
+
+    def embed_sentences(
+        self,
+        texts,
+        pooling: str = "mean",
+        layers: Layers = -1,
+        batch_size: int = 32,
+        progress: bool | None = None,
+    ):
+        """Mean (or max) over the words of a text at one layer (or a list, ``all``, a mix)."""
+        if pooling not in ("mean", "max"):
+            raise InputError(f"pooling={pooling!r}: use 'mean' or 'max'")
+        res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
+        return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_dir(path) as tmp:
+            state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS))
+            (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
+            write_manifest(tmp, self.family, self.cfg.to_dict())
+
+    @classmethod
+    def from_folder(cls, path: Path, **options: Any) -> ElmoEmbedder:
+        manifest = read_manifest(path)
+        try:
+            model = BiLM(ElmoConfig.from_dict(manifest["config"]))
+            model.load_state_dict(load_file(str(path / WEIGHTS)))
+        except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
+            raise ModelError(f"{path}: not a valid ELMo folder ({e})") from None
+        vocab_file = path / "vocab.txt"
+        vocab = (
+            vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if vocab_file.exists() else []
+        )
+        return cls(model, vocab)

@@ -1,0 +1,151 @@
+import math
+
+import pytest
+import torch
+
+from ctxembed.models.elmo import (
+    BiLM,
+    ElmoConfig,
+    ElmoEmbedder,
+    batch_chars,
+    log_uniform_log_q,
+    reverse_padded,
+    sampled_softmax_nll,
+    word_chars,
+)
+
+from .conftest import wiki_lines
+from .contract import EmbedderContract
+
+TINY = ElmoConfig(
+    filters=[(1, 8), (2, 8), (3, 16)],
+    n_highway=1,
+    cell_dim=48,
+    proj_dim=24,
+    n_layers=2,
+    dropout=0.0,
+)
+
+
+def tiny(vocab_size: int = 0, seed: int = 0) -> BiLM:
+    torch.manual_seed(seed)
+    return BiLM(ElmoConfig(**{**TINY.to_dict(), "vocab_size": vocab_size})).eval()
+
+
+def test_word_chars_follow_the_bilm_tf_layout():
+    ids = word_chars("ab", 8)
+    assert ids == [259, 98, 99, 260, 261, 261, 261, 261]  # BOW a b EOW PAD..., all +1
+    assert word_chars("é", 6)[1:3] == [0xC3 + 1, 0xA9 + 1]  # UTF-8 bytes
+    long = word_chars("x" * 100, 50)
+    assert len(long) == 50 and long[-1] == 260  # cut to fit, EOW kept
+    assert word_chars("<S>", 5)[1] == 257 and word_chars("</S>", 5)[1] == 258
+    chars, lengths = batch_chars([["a"], ["a", "b", "c"]], 6)
+    assert chars.shape == (2, 5, 6) and lengths.tolist() == [3, 5] and chars[0, 3:].eq(0).all()
+
+
+def test_reverse_padded_keeps_padding_at_the_end():
+    x = torch.arange(8.0).view(2, 4, 1)
+    out = reverse_padded(x, torch.tensor([3, 4])).squeeze(-1)
+    assert out.tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+
+
+def test_layer_shapes():
+    model = tiny()
+    chars, lengths = batch_chars([["the", "bank"], ["a", "river", "bank", "."]])
+    out = model.layers(chars, lengths)
+    assert out.shape == (3, 2, 6, 48)  # 3 layers, <S> + 4 words + </S>, 2 x proj
+    torch.testing.assert_close(out[0, ..., :24], out[0, ..., 24:])  # layer 0 duplicated
+
+
+def test_padding_and_batch_mates_do_not_change_a_sentence():
+    model = tiny()
+    short = ["the", "bank", "of", "the", "river"]
+    with torch.no_grad():
+        alone = model.layers(*batch_chars([short]))
+        batched = model.layers(
+            *batch_chars(
+                [
+                    short,
+                    [
+                        "a",
+                        "much",
+                        "longer",
+                        "sentence",
+                        "that",
+                        "pads",
+                        "the",
+                        "short",
+                        "one",
+                        "well",
+                    ],
+                ]
+            )
+        )
+    torch.testing.assert_close(batched[:, 0, :7], alone[:, 0], atol=1e-5, rtol=0)
+
+
+def test_each_direction_sees_only_its_side():
+    model = tiny()
+    a = ["i", "sat", "by", "the", "bank", "of", "the", "river"]
+    b = a.copy()
+    b[5] = "near"  # change word 5 (position 6 with <S>)
+    with torch.no_grad():
+        _, fa, ba = model(*batch_chars([a]))
+        _, fb, bb = model(*batch_chars([b]))
+    torch.testing.assert_close(fa[-1][:, :6], fb[-1][:, :6])  # forward: left of the change
+    torch.testing.assert_close(ba[-1][:, 7:], bb[-1][:, 7:])  # backward: right of it
+    assert not torch.allclose(fa[-1][:, 6:], fb[-1][:, 6:])
+    assert not torch.allclose(ba[-1][:, :7], bb[-1][:, :7])
+
+
+def test_tiny_elmo_overfits_real_sentences():
+    sents = [s[:14] for s in wiki_lines(8)]
+    vocab = {w: i for i, w in enumerate(["<S>", "</S>", *sorted({w for s in sents for w in s})])}
+    chars, lengths = batch_chars(sents)
+    targets = torch.full(chars.shape[:2], -1)
+    for i, s in enumerate(sents):
+        targets[i, : len(s) + 2] = torch.tensor([vocab[w] for w in ["<S>", *s, "</S>"]])
+    model = tiny(len(vocab)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        f, b = model.lm_loss(chars, lengths, targets)
+        opt.zero_grad()
+        (f + b).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        f, b = model.lm_loss(chars, lengths, targets)
+    assert math.exp(f.item()) < 3 and math.exp(b.item()) < 3  # vocabulary: len(vocab) words
+    assert len(vocab) > 50
+
+
+def test_sampled_softmax_matches_full_softmax_in_expectation():
+    V = 50
+    assert torch.exp(log_uniform_log_q(torch.arange(V), V)).sum().item() == pytest.approx(
+        1.0, abs=1e-5
+    )
+    torch.manual_seed(0)
+    w, b = torch.randn(V, 8), torch.zeros(V)
+    h, y = torch.randn(16, 8), torch.randint(0, V, (16,))
+    full = torch.nn.functional.cross_entropy(h @ w.T + b, y)
+    sampled = torch.stack([sampled_softmax_nll(w, b, h, y, 2000) for _ in range(5)]).mean()
+    # with every word sampled the correction only shifts logits: close to the full loss
+    assert sampled.item() == pytest.approx(full.item(), rel=0.25)
+
+
+class TestElmoContract(EmbedderContract):
+    @pytest.fixture
+    def embedder(self):
+        return ElmoEmbedder(tiny(vocab_size=30), vocab=[f"w{i}" for i in range(30)])
+
+
+def test_elmo_embedder_layers_and_long_text():
+    emb = ElmoEmbedder(tiny())
+    (wv,) = emb.embed_words(["the bank of the river"], layers="all", return_layers=True)
+    assert wv.layers.shape == (3, 5, 48) and emb.n_layers == 3
+    words = [w for line in wiki_lines(40) for w in line][:2000]
+    (long,) = emb.embed_words([words])
+    assert long.vectors.shape == (2000, 48) and torch.isfinite(torch.from_numpy(long.vectors)).all()
+    sent = emb.embed_sentences(["the bank of the river"], layers=1)
+    torch.testing.assert_close(torch.from_numpy(sent[0]), torch.from_numpy(wv.layers[1].mean(0)))
