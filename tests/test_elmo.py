@@ -149,3 +149,44 @@ def test_elmo_embedder_layers_and_long_text():
     assert long.vectors.shape == (2000, 48) and torch.isfinite(torch.from_numpy(long.vectors)).all()
     sent = emb.embed_sentences(["the bank of the river"], layers=1)
     torch.testing.assert_close(torch.from_numpy(sent[0]), torch.from_numpy(wv.layers[1].mean(0)))
+
+
+def _train(tmp_path, max_steps, resume=False, valid=None):
+    from ctxembed.models.elmo import ElmoTrainConfig, train_elmo
+
+    cfg = ElmoConfig(**{**TINY.to_dict(), "dropout": 0.1})
+    tcfg = ElmoTrainConfig(
+        max_len=12,
+        batch_size=8,
+        min_count=2,
+        n_samples=40,
+        epochs=2,
+        checkpoint_every=3,
+        max_steps=max_steps,
+    )
+    return train_elmo(
+        wiki_lines(30), valid, cfg, tcfg, checkpoint=tmp_path / "ck", resume=resume, progress=False
+    )
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path):
+    _, full = _train(tmp_path / "a", 8)
+    _, first = _train(tmp_path / "b", 4)  # "interrupted" after step 4
+    emb, resumed = _train(tmp_path / "b", 8, resume=True)
+    assert len(first.losses) == 4 and len(resumed.losses) == 8
+    assert resumed.losses == pytest.approx(full.losses, abs=1e-4)
+    assert emb.vocab[:2] == ["</S>", "<S>"]
+
+
+def test_training_reports_validation_perplexity_and_saves(tmp_path):
+    import ctxembed
+
+    emb, hist = _train(tmp_path, 30, valid=wiki_lines(40)[30:])
+    assert {"ppl_forward", "ppl_backward", "ppl_mean"} <= set(hist.valid[-1])
+    assert hist.valid[-1]["ppl_mean"] < len(emb.vocab) * 2
+    emb.save(tmp_path / "elmo")
+    again = ctxembed.load(tmp_path / "elmo")
+    a, b = emb.embed_words(["the bank of the river"]), again.embed_words(["the bank of the river"])
+    torch.testing.assert_close(
+        torch.from_numpy(a[0].vectors), torch.from_numpy(b[0].vectors), rtol=0, atol=0
+    )

@@ -189,6 +189,63 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_elmo(args: argparse.Namespace) -> int:
+    import shutil
+
+    from .models.elmo import CONFIGS, ElmoConfig, ElmoTrainConfig, train_elmo
+    from .train.corpus import Corpus
+
+    if args.config in CONFIGS:
+        model_cfg = CONFIGS[args.config]
+    else:
+        try:
+            model_cfg = ElmoConfig.from_dict(
+                json.loads(Path(args.config).read_text(encoding="utf-8"))
+            )
+        except FileNotFoundError:
+            raise InputError(
+                f"--config {args.config!r}: not {', '.join(CONFIGS)} and no such file"
+            ) from None
+        except (json.JSONDecodeError, TypeError) as e:
+            raise InputError(f"--config {args.config}: not a valid ELMo config ({e})") from None
+    corpus = Corpus(args.corpus, lowercase=args.lowercase)
+    valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
+    cfg = ElmoTrainConfig(
+        max_len=args.max_len,
+        batch_size=args.batch_size,
+        min_count=args.min_count,
+        n_samples=args.samples,
+        lr=args.lr,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+    )
+    ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
+    if ckpt.exists() and not args.resume:
+        raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
+    start = time.perf_counter()
+    model, hist = train_elmo(
+        corpus, valid, model_cfg, cfg, ckpt, args.resume, progress=not args.quiet
+    )
+    model.save(args.out)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    secs = time.perf_counter() - start
+    ppl = hist.valid[-1] if hist.valid else {}
+    print(
+        f"elmo ({args.config}): {len(hist.losses):,} steps, {hist.tokens:,} tokens in {secs:.0f}s "
+        f"({hist.tokens / max(hist.seconds, 1e-9):,.0f} tokens/s), vocabulary {len(model.vocab):,}"
+        + (
+            f", valid perplexity forward {ppl['ppl_forward']:.1f} backward {ppl['ppl_backward']:.1f} "
+            f"mean {ppl['ppl_mean']:.1f}"
+            if ppl
+            else ""
+        )
+        + f" -> {args.out}"
+    )
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import shutil
 
@@ -392,6 +449,32 @@ def build_parser() -> argparse.ArgumentParser:
             t.add_argument("--lr", type=float, default=0.05)
             t.add_argument("--batch-size", type=_positive, default=16384)
             t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t = fam.add_parser(
+        "elmo",
+        help="train an ELMo biLM (char-CNN + biLSTM)",
+        description="CORPUS and VALID: UTF-8 text (or .gz), one sentence or paragraph per line.",
+    )
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--valid", default=None, help="validation text: perplexity after each epoch")
+    t.add_argument("--out", required=True)
+    t.add_argument(
+        "--config", default="small", help="small, base, or a JSON file of ElmoConfig fields"
+    )
+    t.add_argument("--epochs", type=_positive, default=1)
+    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--max-len", type=_positive, default=20, help="words per training sequence")
+    t.add_argument("--min-count", type=_positive, default=3, help="softmax vocabulary threshold")
+    t.add_argument(
+        "--samples", type=int, default=1024, help="sampled-softmax negatives (0 = full softmax)"
+    )
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lowercase", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_elmo)
     return p
 
 

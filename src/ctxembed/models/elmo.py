@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from tqdm.auto import tqdm
 from ..api import Embedder, Layers, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
+from ..train.loop import History, LoopConfig, train
 
 # character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
@@ -136,9 +139,11 @@ class CharEncoder(nn.Module):
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         B, T, C = chars.shape
-        x = self.embed(chars.view(B * T, C)).transpose(1, 2)  # [BT, char_dim, C]
+        # a word's encoding does not depend on its context: encode each distinct word once
+        uniq, inv = torch.unique(chars.view(B * T, C), dim=0, return_inverse=True)
+        x = self.embed(uniq).transpose(1, 2)  # [n_distinct, char_dim, C]
         pooled = [F.relu(conv(x).max(dim=2).values) for conv in self.convs]
-        return self.proj(self.highway(torch.cat(pooled, dim=1))).view(B, T, -1)
+        return self.proj(self.highway(torch.cat(pooled, dim=1)))[inv].view(B, T, -1)
 
 
 class LstmProjection(nn.Module):
@@ -165,20 +170,25 @@ class LstmProjection(nn.Module):
         h = x.new_zeros(B, self.proj_dim)
         c = x.new_zeros(B, self.cell_dim)
         gates_in = self.input_linear(x)  # all time steps at once
-        out = x.new_zeros(B, T, self.proj_dim)
+        w_state = self.state_linear.weight.T
+        alive = (lengths.unsqueeze(1) > torch.arange(T)).unsqueeze(-1)  # [B, T, 1]
+        outs = []
         for t in range(T):
-            alive = (lengths > t).unsqueeze(1)
-            i, f, g, o = (gates_in[:, t] + self.state_linear(h)).chunk(4, dim=1)
+            gates = torch.addmm(gates_in[:, t] + self.state_linear.bias, h, w_state)
+            i, f, g, o = gates.chunk(4, dim=1)
             c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             if self.cell_clip is not None:
                 c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
             h_new = self.proj(torch.sigmoid(o) * torch.tanh(c_new))
             if self.proj_clip is not None:
                 h_new = h_new.clamp(-self.proj_clip, self.proj_clip)
-            c = torch.where(alive, c_new, c)
-            h = torch.where(alive, h_new, h)
-            out[:, t] = h_new * alive
-        return out
+            if bool(alive[:, t].all()):
+                c, h = c_new, h_new
+            else:
+                c = torch.where(alive[:, t], c_new, c)
+                h = torch.where(alive[:, t], h_new, h)
+            outs.append(h_new)
+        return torch.stack(outs, dim=1) * alive
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -364,3 +374,120 @@ class ElmoEmbedder(Embedder):
             vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if vocab_file.exists() else []
         )
         return cls(model, vocab)
+
+
+# -- training ----------------------------------------------------------------------------------
+@dataclass
+class ElmoTrainConfig:
+    max_len: int = 20  # words per training sequence (bilm-tf unrolls 20 steps)
+    batch_size: int = 64
+    min_count: int = 3  # softmax vocabulary: words seen this often
+    n_samples: int = 1024  # sampled-softmax negatives; 0 = full softmax
+    lr: float = 1e-3  # Adam
+    epochs: int = 1
+    clip: float = 10.0
+    seed: int = 0
+    checkpoint_every: int = 500
+    max_steps: int | None = None
+
+
+class LmData:
+    """Word-type ids of training sequences, with the tables that turn them into model inputs."""
+
+    def __init__(self, sequences: list[list[str]], vocab: list[str], max_chars: int):
+        types = ["<S>", "</S>", *sorted({w for s in sequences for w in s} - {"<S>", "</S>"})]
+        self.type_id = {w: i for i, w in enumerate(types)}
+        self.chars = torch.tensor([word_chars(w, max_chars) for w in types], dtype=torch.long)
+        word_id = {w: i for i, w in enumerate(vocab)}
+        self.target = torch.tensor([word_id.get(w, -1) for w in types], dtype=torch.long)
+        self.sequences = sequences
+
+    def batches(self, batch_size: int) -> list[torch.Tensor]:
+        """``[B, T+2]`` type ids with <S>/</S>, -1 as padding; neighbours have similar lengths."""
+        order = sorted(range(len(self.sequences)), key=lambda i: len(self.sequences[i]))
+        out = []
+        for b in range(0, len(order), batch_size):
+            seqs = [["<S>", *self.sequences[i], "</S>"] for i in order[b : b + batch_size]]
+            ids = torch.full((len(seqs), max(map(len, seqs))), -1, dtype=torch.long)
+            for r, s in enumerate(seqs):
+                ids[r, : len(s)] = torch.tensor([self.type_id[w] for w in s])
+            out.append(ids)
+        return out
+
+    def inputs(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        pad = ids < 0
+        chars = self.chars[ids.clamp(min=0)].masked_fill(pad.unsqueeze(-1), 0)
+        targets = self.target[ids.clamp(min=0)].masked_fill(pad, -1)
+        return chars, (~pad).sum(1), targets
+
+
+def sequences(corpus: Iterable[list[str]], max_len: int) -> list[list[str]]:
+    """Lines cut into pieces of at most ``max_len`` words (each piece is one LM sequence)."""
+    return [line[i : i + max_len] for line in corpus for i in range(0, len(line), max_len)]
+
+
+def lm_vocab(seqs: list[list[str]], min_count: int) -> list[str]:
+    """Softmax words, most frequent first (the log-uniform sampler assumes that order)."""
+    counts = Counter(w for s in seqs for w in s)
+    words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+    return ["</S>", "<S>", *words]
+
+
+def train_elmo(
+    corpus: Iterable[list[str]],
+    valid: Iterable[list[str]] | None,
+    model_cfg: ElmoConfig,
+    cfg: ElmoTrainConfig,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> tuple[ElmoEmbedder, History]:
+    """Train a biLM: the sum of the forward and backward LM losses, Adam, clipped gradients."""
+    train_seqs = sequences(corpus, cfg.max_len)
+    if not train_seqs:
+        raise InputError("the training corpus is empty")
+    vocab = lm_vocab(train_seqs, cfg.min_count)
+    torch.manual_seed(cfg.seed)
+    model = BiLM(ElmoConfig.from_dict({**model_cfg.to_dict(), "vocab_size": len(vocab)}))
+    data = LmData(train_seqs, vocab, model.cfg.max_chars)
+    batches = data.batches(cfg.batch_size)
+
+    def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+        chars, lengths, targets = data.inputs(ids)
+        f, b = model.lm_loss(chars, lengths, targets, cfg.n_samples)
+        return f + b, int((targets >= 0).sum())
+
+    validate = None
+    if valid is not None:
+        valid_seqs = sequences(valid, cfg.max_len)
+        vdata = LmData(valid_seqs, vocab, model.cfg.max_chars)
+        vbatches = vdata.batches(cfg.batch_size)
+
+        def validate() -> dict[str, float]:
+            sums, count = torch.zeros(2), 0
+            for ids in vbatches:
+                chars, lengths, targets = vdata.inputs(ids)
+                n = int((targets[:, 1:] >= 0).sum())  # tokens the forward LM predicts
+                f, b = model.lm_loss(chars, lengths, targets, 0)
+                sums += torch.tensor([float(f), float(b)]) * n
+                count += n
+            f, b = (sums / max(count, 1)).tolist()
+            return {
+                "ppl_forward": math.exp(f),
+                "ppl_backward": math.exp(b),
+                "ppl_mean": math.exp((f + b) / 2),
+            }
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    loop = LoopConfig(
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        clip=cfg.clip,
+        seed=cfg.seed,
+        checkpoint_every=cfg.checkpoint_every,
+        max_steps=cfg.max_steps,
+    )
+    history = train(
+        model, opt, batches, loss_fn, loop, checkpoint, resume, validate, progress, desc="elmo"
+    )
+    return ElmoEmbedder(model.eval(), vocab), history

@@ -1,0 +1,158 @@
+"""The shared training loop for neural families: read it top to bottom.
+
+Each epoch walks the batches in an order fixed by ``(seed, epoch)``; every step is
+forward, backward, gradient clipping, optimizer step. A checkpoint (model, optimizer, RNG,
+position) is written every ``checkpoint_every`` steps and at the end; ``resume=True``
+continues from it and reproduces an uninterrupted run (the RNG state carries dropout and
+sampling over).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..io import atomic_dir
+
+# a step's loss function returns (loss to minimise, tokens it covered)
+LossFn = Callable[[Any], tuple[torch.Tensor, int]]
+
+
+@dataclass
+class LoopConfig:
+    epochs: int = 1
+    lr: float = 1e-3
+    clip: float = 10.0
+    seed: int = 0
+    checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
+    max_steps: int | None = None  # stop early (tests, time budgets)
+
+
+@dataclass
+class History:
+    losses: list[float] = field(default_factory=list)  # per step
+    tokens: int = 0
+    seconds: float = 0.0
+    valid: list[dict[str, float]] = field(default_factory=list)  # per epoch
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    return torch.randperm(
+        n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    ).tolist()
+
+
+def save_checkpoint(
+    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict
+) -> None:
+    with atomic_dir(folder) as tmp:
+        save_file(
+            {k: v.contiguous() for k, v in model.state_dict().items()},
+            str(tmp / "model.safetensors"),
+        )
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        (tmp / "state.json").write_text(json.dumps(meta))
+
+
+def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
+    try:
+        meta = json.loads((folder / "state.json").read_text())
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
+    return meta
+
+
+def train(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    batches: Sequence[Any],
+    loss_fn: LossFn,
+    cfg: LoopConfig,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    validate: Callable[[], dict[str, float]] | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
+    history = History()
+    step, first_epoch, skip = 0, 0, 0
+    if resume and checkpoint is not None and (checkpoint / "state.json").exists():
+        meta = load_checkpoint(checkpoint, model, opt)
+        if meta["n_batches"] != len(batches) or meta["seed"] != cfg.seed:
+            raise InputError(
+                f"{checkpoint}: made for other data or another seed; remove it or fix the options"
+            )
+        step, first_epoch, skip = meta["step"], meta["epoch"], meta["batch"]
+        history.losses = meta["losses"]
+    else:
+        torch.manual_seed(cfg.seed)
+    total = (
+        cfg.epochs * len(batches)
+        if cfg.max_steps is None
+        else min(cfg.max_steps, cfg.epochs * len(batches))
+    )
+    bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress)
+    start = time.perf_counter()
+    for epoch in range(first_epoch, cfg.epochs):
+        order = epoch_order(len(batches), cfg.seed, epoch)
+        for b in range(skip if epoch == first_epoch else 0, len(order)):
+            if step >= total:
+                break
+            model.train()
+            loss, n_tokens = loss_fn(batches[order[b]])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            step += 1
+            history.losses.append(float(loss.detach()))
+            history.tokens += n_tokens
+            rate = history.tokens / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(
+                loss=f"{history.losses[-1]:.3f}",
+                ppl=f"{math.exp(min(history.losses[-1], 50)):.1f}",
+                tok_s=f"{rate:,.0f}",
+            )
+            bar.update(1)
+            done_epoch = b + 1 == len(order)
+            if checkpoint is not None and (
+                done_epoch
+                or step == total
+                or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
+            ):
+                meta = {
+                    "step": step,
+                    "epoch": epoch + done_epoch,
+                    "batch": 0 if done_epoch else b + 1,
+                    "n_batches": len(batches),
+                    "seed": cfg.seed,
+                    "losses": history.losses,
+                }
+                save_checkpoint(checkpoint, model, opt, meta)
+        if validate is not None:
+            model.eval()
+            with torch.no_grad():
+                history.valid.append({"epoch": epoch + 1, **validate()})
+            bar.write(
+                f"epoch {epoch + 1}: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in history.valid[-1].items() if k != "epoch")
+            )
+        if step >= total:
+            break
+    bar.close()
+    history.seconds = time.perf_counter() - start
+    return history
