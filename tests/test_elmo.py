@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -190,3 +191,86 @@ def test_training_reports_validation_perplexity_and_saves(tmp_path):
     torch.testing.assert_close(
         torch.from_numpy(a[0].vectors), torch.from_numpy(b[0].vectors), rtol=0, atol=0
     )
+
+
+def test_hdf5_round_trip_and_layout(tmp_path):
+    import h5py
+
+    import ctxembed
+    from ctxembed.models.elmo import read_hdf5, write_hdf5
+
+    model = tiny(vocab_size=20, seed=3)
+    write_hdf5(model, tmp_path / "pub")
+    with h5py.File(tmp_path / "pub" / "weights.hdf5") as f:
+        assert f["char_embed"].shape == (261, 16)
+        assert f["CNN/W_cnn_2"].shape == (1, 3, 16, 16)
+        assert f["RNN_1/RNN/MultiRNNCell/Cell1/LSTMCell/W_0"].shape == (48, 4 * 48)
+        assert f["RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell/W_P_0"].shape == (48, 24)
+    again = read_hdf5(tmp_path / "pub" / "options.json", tmp_path / "pub" / "weights.hdf5")
+    chars, lengths = batch_chars([["the", "bank", "of", "the", "river"], ["naïve", "café"]])
+    with torch.no_grad():
+        # the forget bias passes through TF's -1/+1 in float32: equal to rounding
+        torch.testing.assert_close(
+            again.layers(chars, lengths), model.layers(chars, lengths), atol=1e-5, rtol=0
+        )
+    emb = ctxembed.load(tmp_path / "pub")
+    assert emb.family == "elmo" and emb.dim == 48
+
+
+def test_hdf5_reader_checks_its_input(tmp_path):
+    import json
+
+    from ctxembed import InputError
+    from ctxembed.models.elmo import read_hdf5, write_hdf5
+
+    write_hdf5(tiny(), tmp_path / "pub")
+    opts = json.loads((tmp_path / "pub" / "options.json").read_text())
+    opts["lstm"]["dim"] = 64  # mismatched with the weights
+    (tmp_path / "other.json").write_text(json.dumps(opts))
+    with pytest.raises(InputError, match="options.json implies"):
+        read_hdf5(tmp_path / "other.json", tmp_path / "pub" / "weights.hdf5")
+    (tmp_path / "bad.hdf5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(InputError, match="not an HDF5 file"):
+        read_hdf5(tmp_path / "pub" / "options.json", tmp_path / "bad.hdf5")
+    (tmp_path / "x.json").write_text('{"lstm": {}}')
+    with pytest.raises(InputError, match="not a bilm-tf"):
+        read_hdf5(tmp_path / "x.json", tmp_path / "pub" / "weights.hdf5")
+
+
+def test_hdf5_lstm_follows_tensorflow_conventions(tmp_path):
+    """A step computed the TF way (gates i, j, f, o; forget bias +1) from the stored arrays."""
+    import h5py
+
+    from ctxembed.models.elmo import read_hdf5, write_hdf5
+
+    write_hdf5(tiny(), tmp_path / "pub")
+    rng = np.random.default_rng(0)
+    P, C = 24, 48
+    W, B, WP = (
+        rng.normal(size=(2 * P, 4 * C)) * 0.3,
+        rng.normal(size=4 * C) * 0.3,
+        rng.normal(size=(C, P)) * 0.3,
+    )
+    with h5py.File(tmp_path / "pub" / "weights.hdf5", "r+") as f:
+        g = "RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell"
+        f[f"{g}/W_0"][...], f[f"{g}/B"][...], f[f"{g}/W_P_0"][...] = W, B, WP
+    model = read_hdf5(tmp_path / "pub" / "options.json", tmp_path / "pub" / "weights.hdf5")
+    x = rng.normal(size=(1, 1, P)).astype(np.float32)
+    with torch.no_grad():
+        ours = model.forward_lstm[0](torch.from_numpy(x), torch.tensor([1]))[0, 0].numpy()
+    z = np.concatenate([x[0, 0], np.zeros(P)]) @ W + B
+    i, j, f_, o = np.split(z, 4)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    c = np.clip(sig(i) * np.tanh(j), -3, 3)  # c0 = 0, so the forget gate (f + 1) drops out here
+    h = np.clip((sig(o) * np.tanh(c)) @ WP, -3, 3)
+    np.testing.assert_allclose(ours, h, atol=1e-5)
+    # a second step exercises the forget gate and the recurrent weights
+    x2 = rng.normal(size=(1, 2, P)).astype(np.float32)
+    x2[0, 0] = x[0, 0]
+    with torch.no_grad():
+        ours2 = model.forward_lstm[0](torch.from_numpy(x2), torch.tensor([2]))[0, 1].numpy()
+    z2 = np.concatenate([x2[0, 1], h]) @ W + B
+    i, j, f_, o = np.split(z2, 4)
+    c2 = np.clip(sig(f_ + 1.0) * c + sig(i) * np.tanh(j), -3, 3)
+    h2 = np.clip((sig(o) * np.tanh(c2)) @ WP, -3, 3)
+    np.testing.assert_allclose(ours2, h2, atol=1e-5)

@@ -234,9 +234,14 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
             raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
         if (path / "config.json").exists():
             return TransformerEmbedder.from_pretrained(path, **options)
+        opts, weights = sorted(path.glob("*options.json")), sorted(path.glob("*.hdf5"))
+        if len(opts) == 1 and len(weights) == 1:  # published ELMo (bilm-tf / AllenNLP)
+            from .models.elmo import ElmoEmbedder, read_hdf5
+
+            return ElmoEmbedder(read_hdf5(opts[0], weights[0]))
         raise ModelError(
-            f"{path} is a folder but holds neither {MANIFEST} (a ctxembed model) nor "
-            "config.json (a Hugging Face checkpoint)"
+            f"{path} is a folder but holds neither {MANIFEST} (a ctxembed model), "
+            "config.json (a Hugging Face checkpoint) nor one *options.json with one *.hdf5 (ELMo)"
         )
     if path.is_file():
         return StaticEmbedder.from_file(path, **options)

@@ -182,8 +182,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .models.static import StaticEmbedder
 
     model = load(args.model)
+    if args.format == "elmo-hdf5":
+        from .models.elmo import ElmoEmbedder, write_hdf5
+
+        if not isinstance(model, ElmoEmbedder):
+            raise InputError(f"elmo-hdf5 needs an ELMo model; {args.model} is {model.family}")
+        write_hdf5(model.model, args.output)
+        print(f"wrote options.json and weights.hdf5 (bilm-tf layout) -> {args.output}")
+        return 0
     if not isinstance(model, StaticEmbedder):
-        raise InputError(f"export writes static tables; {args.model} is {model.family}")
+        raise InputError(f"{args.format} writes static tables; {args.model} is {model.family}")
     model.write(args.output, args.format)
     print(f"wrote {len(model):,} x {model.dim} vectors as {args.format} -> {args.output}")
     return 0
@@ -385,7 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("word")
     s.set_defaults(func=cmd_neighbors)
 
-    s = sub.add_parser("export", help="write a static model as word2vec text/binary or GloVe text")
+    s = sub.add_parser(
+        "export",
+        help="write a model in a published format",
+        description="Static models: word2vec-text, word2vec-binary, glove-text (OUTPUT a file). "
+        "ELMo: elmo-hdf5 (OUTPUT a folder with options.json and weights.hdf5).",
+    )
     s.add_argument("--model", required=True)
     s.add_argument(
         "--format",

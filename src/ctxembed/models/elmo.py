@@ -18,6 +18,7 @@ between batches.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import Counter
@@ -52,6 +53,7 @@ class ElmoConfig:
         default_factory=lambda: [(1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024)]
     )
     n_highway: int = 2
+    activation: str = "relu"  # of the character convolutions: relu or tanh
     max_chars: int = 50
     cell_dim: int = 4096
     proj_dim: int = 512
@@ -136,13 +138,17 @@ class CharEncoder(nn.Module):
         width = sum(n for _, n in cfg.filters)
         self.highway = Highway(width, cfg.n_highway)
         self.proj = nn.Linear(width, cfg.proj_dim)
+        if cfg.activation not in ("relu", "tanh"):
+            raise InputError(f"activation={cfg.activation!r}: use relu or tanh")
+        self.activation = cfg.activation
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         B, T, C = chars.shape
         # a word's encoding does not depend on its context: encode each distinct word once
         uniq, inv = torch.unique(chars.view(B * T, C), dim=0, return_inverse=True)
         x = self.embed(uniq).transpose(1, 2)  # [n_distinct, char_dim, C]
-        pooled = [F.relu(conv(x).max(dim=2).values) for conv in self.convs]
+        act = torch.tanh if self.activation == "tanh" else F.relu
+        pooled = [act(conv(x).max(dim=2).values) for conv in self.convs]
         return self.proj(self.highway(torch.cat(pooled, dim=1)))[inv].view(B, T, -1)
 
 
@@ -491,3 +497,192 @@ def train_elmo(
         model, opt, batches, loss_fn, loop, checkpoint, resume, validate, progress, desc="elmo"
     )
     return ElmoEmbedder(model.eval(), vocab), history
+
+
+# -- the published format: bilm-tf / AllenNLP options.json + weights.hdf5 ----------------------
+# hdf5 dataset                                         -> parameter (TF stores x @ W, torch W @ x)
+# char_embed [261, char_dim]                           -> encoder.embed.weight[1:] (row 0: no token)
+# CNN/W_cnn_{i} [1, width, char_dim, n], CNN/b_cnn_{i} -> encoder.convs[i].weight (n, char_dim, width), .bias
+# CNN_high_{k}/W_transform, b_transform                -> encoder.highway.layers[k] first half, transposed
+# CNN_high_{k}/W_carry, b_carry                        -> second half, negated: TF gates the transform,
+#                                                         we gate the carry (g x + (1 - g) f(x))
+# CNN_proj/W_proj, b_proj                              -> encoder.proj (transposed)
+# RNN_{d}/RNN/MultiRNNCell/Cell{l}/LSTMCell/W_0        -> [input; state] weights of direction d
+#   [in + proj, 4 cell], gates i, j(=g), f, o             (0 forward, 1 backward), layer l, reordered
+#                                                         to i, f, g, o and split into input/state parts
+#                                            .../B    -> state_linear.bias, reordered, +1 on the forget
+#                                                         gate (TF adds forget_bias=1.0 at run time)
+#                                            .../W_P_0 -> proj.weight (transposed)
+# softmax/W [vocab, proj], softmax/b                   -> softmax (only in files ctxembed writes; the
+#                                                         released files hold the encoder alone)
+
+
+def _reorder(x: np.ndarray, cell: int) -> np.ndarray:
+    """Swap the 2nd and 3rd gate blocks along axis 0 (TF i,j,f,o <-> torch i,f,g,o; its own inverse)."""
+    out = x.copy()
+    out[cell : 2 * cell], out[2 * cell : 3 * cell] = x[2 * cell : 3 * cell], x[cell : 2 * cell]
+    return out
+
+
+def options_of(cfg: ElmoConfig) -> dict:
+    return {
+        "lstm": {
+            "use_skip_connections": True,
+            "projection_dim": cfg.proj_dim,
+            "cell_clip": cfg.cell_clip,
+            "proj_clip": cfg.proj_clip,
+            "dim": cfg.cell_dim,
+            "n_layers": cfg.n_layers,
+        },
+        "char_cnn": {
+            "activation": cfg.activation,
+            "filters": [list(f) for f in cfg.filters],
+            "n_highway": cfg.n_highway,
+            "embedding": {"dim": cfg.char_dim},
+            "n_characters": N_CHARS,
+            "max_characters_per_token": cfg.max_chars,
+        },
+    }
+
+
+def config_of(options: dict) -> ElmoConfig:
+    try:
+        lstm, cnn = options["lstm"], options["char_cnn"]
+        if not lstm.get("use_skip_connections", True):
+            raise InputError(
+                "options.json: only biLMs with skip connections (use_skip_connections) are supported"
+            )
+        return ElmoConfig(
+            char_dim=int(cnn["embedding"]["dim"]),
+            filters=[(int(w), int(n)) for w, n in cnn["filters"]],
+            n_highway=int(cnn["n_highway"]),
+            activation=cnn.get("activation", "relu"),
+            max_chars=int(cnn.get("max_characters_per_token", 50)),
+            cell_dim=int(lstm["dim"]),
+            proj_dim=int(lstm["projection_dim"]),
+            n_layers=int(lstm["n_layers"]),
+            cell_clip=lstm.get("cell_clip"),
+            proj_clip=lstm.get("proj_clip"),
+            dropout=0.0,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(
+            f"options.json is not a bilm-tf/AllenNLP ELMo options file (missing or bad {e})"
+        ) from None
+
+
+def write_hdf5(model: BiLM, folder: str | os.PathLike) -> None:
+    """Write ``options.json`` and ``weights.hdf5`` in the published layout (plus the softmax)."""
+    import h5py
+
+    cfg = model.cfg
+    sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    with atomic_dir(folder) as tmp:
+        (tmp / "options.json").write_text(json.dumps(options_of(cfg), indent=1))
+        with h5py.File(tmp / "weights.hdf5", "w") as f:
+            f["char_embed"] = sd["encoder.embed.weight"][1:]
+            for i in range(len(cfg.filters)):
+                w = sd[f"encoder.convs.{i}.weight"]  # (n, char_dim, width)
+                f[f"CNN/W_cnn_{i}"] = np.transpose(w, (2, 1, 0))[None]
+                f[f"CNN/b_cnn_{i}"] = sd[f"encoder.convs.{i}.bias"]
+            width = sum(n for _, n in cfg.filters)
+            for k in range(cfg.n_highway):
+                w, b = (
+                    sd[f"encoder.highway.layers.{k}.weight"],
+                    sd[f"encoder.highway.layers.{k}.bias"],
+                )
+                f[f"CNN_high_{k}/W_transform"] = w[:width].T
+                f[f"CNN_high_{k}/W_carry"] = -w[width:].T
+                f[f"CNN_high_{k}/b_transform"] = b[:width]
+                f[f"CNN_high_{k}/b_carry"] = -b[width:]
+            f["CNN_proj/W_proj"] = sd["encoder.proj.weight"].T
+            f["CNN_proj/b_proj"] = sd["encoder.proj.bias"]
+            for d, name in enumerate(("forward_lstm", "backward_lstm")):
+                for layer in range(cfg.n_layers):
+                    p = f"{name}.{layer}"
+                    w = np.concatenate(
+                        [sd[f"{p}.input_linear.weight"], sd[f"{p}.state_linear.weight"]], axis=1
+                    )
+                    bias = _reorder(sd[f"{p}.state_linear.bias"], cfg.cell_dim)
+                    bias[2 * cfg.cell_dim : 3 * cfg.cell_dim] -= 1.0
+                    g = f"RNN_{d}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
+                    f[f"{g}/W_0"] = _reorder(w, cfg.cell_dim).T
+                    f[f"{g}/B"] = bias
+                    f[f"{g}/W_P_0"] = sd[f"{p}.proj.weight"].T
+            if cfg.vocab_size:
+                f["softmax/W"] = sd["softmax.weight"]
+                f["softmax/b"] = sd["softmax.bias"]
+
+
+def read_hdf5(options_file: str | os.PathLike, weights_file: str | os.PathLike) -> BiLM:
+    """Build a biLM from the published ``options.json`` + ``weights.hdf5`` (no pickles involved)."""
+    import h5py
+
+    try:
+        options = json.loads(Path(options_file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no such file: {options_file}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{options_file} is not valid JSON ({e})") from None
+    cfg = config_of(options)
+    try:
+        f = h5py.File(weights_file, "r")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {weights_file}") from None
+    except OSError as e:
+        raise InputError(f"{weights_file} is not an HDF5 file ({e})") from None
+    with f:
+        if "softmax" in f:
+            cfg.vocab_size = int(f["softmax/W"].shape[0])
+        model = BiLM(cfg)
+        sd = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+        def take(name: str, shape: tuple[int, ...]) -> np.ndarray:
+            if name not in f:
+                raise InputError(
+                    f"{weights_file}: dataset {name} is missing (options.json and weights do not match?)"
+                )
+            arr = np.asarray(f[name][...], dtype=np.float32)
+            if arr.shape != shape:
+                raise InputError(
+                    f"{weights_file}: {name} has shape {arr.shape}, options.json implies {shape}"
+                )
+            return arr
+
+        width = sum(n for _, n in cfg.filters)
+        sd["encoder.embed.weight"][1:] = take("char_embed", (N_CHARS - 1, cfg.char_dim))
+        sd["encoder.embed.weight"][0] = 0
+        for i, (w, n) in enumerate(cfg.filters):
+            sd[f"encoder.convs.{i}.weight"] = np.transpose(
+                take(f"CNN/W_cnn_{i}", (1, w, cfg.char_dim, n))[0], (2, 1, 0)
+            )
+            sd[f"encoder.convs.{i}.bias"] = take(f"CNN/b_cnn_{i}", (n,))
+        for k in range(cfg.n_highway):
+            g = f"CNN_high_{k}"
+            sd[f"encoder.highway.layers.{k}.weight"] = np.concatenate(
+                [
+                    take(f"{g}/W_transform", (width, width)).T,
+                    -take(f"{g}/W_carry", (width, width)).T,
+                ]
+            )
+            sd[f"encoder.highway.layers.{k}.bias"] = np.concatenate(
+                [take(f"{g}/b_transform", (width,)), -take(f"{g}/b_carry", (width,))]
+            )
+        sd["encoder.proj.weight"] = take("CNN_proj/W_proj", (width, cfg.proj_dim)).T
+        sd["encoder.proj.bias"] = take("CNN_proj/b_proj", (cfg.proj_dim,))
+        C, P = cfg.cell_dim, cfg.proj_dim
+        for d, name in enumerate(("forward_lstm", "backward_lstm")):
+            for layer in range(cfg.n_layers):
+                g = f"RNN_{d}/RNN/MultiRNNCell/Cell{layer}/LSTMCell"
+                w = _reorder(take(f"{g}/W_0", (P + P, 4 * C)).T, C)
+                bias = take(f"{g}/B", (4 * C,)).copy()
+                bias[2 * C : 3 * C] += 1.0  # TF's forget_bias
+                p = f"{name}.{layer}"
+                sd[f"{p}.input_linear.weight"], sd[f"{p}.state_linear.weight"] = w[:, :P], w[:, P:]
+                sd[f"{p}.state_linear.bias"] = _reorder(bias, C)
+                sd[f"{p}.proj.weight"] = take(f"{g}/W_P_0", (C, P)).T
+        if cfg.vocab_size:
+            sd["softmax.weight"] = take("softmax/W", (cfg.vocab_size, P))
+            sd["softmax.bias"] = take("softmax/b", (cfg.vocab_size,))
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()})
+    return model.eval()
