@@ -28,9 +28,19 @@ TINY = ElmoConfig(
 )
 
 
-def tiny(vocab_size: int = 0, seed: int = 0) -> BiLM:
+def tiny(vocab_size: int = 0, seed: int = 0, encoder: str = "lstm") -> BiLM:
     torch.manual_seed(seed)
-    return BiLM(ElmoConfig(**{**TINY.to_dict(), "vocab_size": vocab_size})).eval()
+    cfg = {
+        **TINY.to_dict(),
+        "vocab_size": vocab_size,
+        "encoder": encoder,
+        "n_heads": 2,
+        "ff_dim": 32,
+    }
+    return BiLM(ElmoConfig(**cfg)).eval()
+
+
+ENCODERS = pytest.mark.parametrize("encoder", ["lstm", "transformer"])
 
 
 def test_word_chars_follow_the_bilm_tf_layout():
@@ -50,16 +60,18 @@ def test_reverse_padded_keeps_padding_at_the_end():
     assert out.tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
 
 
-def test_layer_shapes():
-    model = tiny()
+@ENCODERS
+def test_layer_shapes(encoder):
+    model = tiny(encoder=encoder)
     chars, lengths = batch_chars([["the", "bank"], ["a", "river", "bank", "."]])
     out = model.layers(chars, lengths)
     assert out.shape == (3, 2, 6, 48)  # 3 layers, <S> + 4 words + </S>, 2 x proj
     torch.testing.assert_close(out[0, ..., :24], out[0, ..., 24:])  # layer 0 duplicated
 
 
-def test_padding_and_batch_mates_do_not_change_a_sentence():
-    model = tiny()
+@ENCODERS
+def test_padding_and_batch_mates_do_not_change_a_sentence(encoder):
+    model = tiny(encoder=encoder)
     short = ["the", "bank", "of", "the", "river"]
     with torch.no_grad():
         alone = model.layers(*batch_chars([short]))
@@ -85,8 +97,9 @@ def test_padding_and_batch_mates_do_not_change_a_sentence():
     torch.testing.assert_close(batched[:, 0, :7], alone[:, 0], atol=1e-5, rtol=0)
 
 
-def test_each_direction_sees_only_its_side():
-    model = tiny()
+@ENCODERS
+def test_each_direction_sees_only_its_side(encoder):
+    model = tiny(encoder=encoder)
     a = ["i", "sat", "by", "the", "bank", "of", "the", "river"]
     b = a.copy()
     b[5] = "near"  # change word 5 (position 6 with <S>)
@@ -99,14 +112,15 @@ def test_each_direction_sees_only_its_side():
     assert not torch.allclose(ba[-1][:, :7], bb[-1][:, :7])
 
 
-def test_tiny_elmo_overfits_real_sentences():
+@ENCODERS
+def test_tiny_elmo_overfits_real_sentences(encoder):
     sents = [s[:14] for s in wiki_lines(8)]
     vocab = {w: i for i, w in enumerate(["<S>", "</S>", *sorted({w for s in sents for w in s})])}
     chars, lengths = batch_chars(sents)
     targets = torch.full(chars.shape[:2], -1)
     for i, s in enumerate(sents):
         targets[i, : len(s) + 2] = torch.tensor([vocab[w] for w in ["<S>", *s, "</S>"]])
-    model = tiny(len(vocab)).train()
+    model = tiny(len(vocab), encoder=encoder).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(150):
         f, b = model.lm_loss(chars, lengths, targets)

@@ -61,6 +61,9 @@ class ElmoConfig:
     cell_clip: float | None = 3.0
     proj_clip: float | None = 3.0
     dropout: float = 0.1
+    encoder: str = "lstm"  # or "transformer" (Peters et al. 2018b)
+    n_heads: int = 4  # transformer only
+    ff_dim: int = 1024  # transformer only
     vocab_size: int = 0  # softmax words; 0 for an encoder without its LM head
 
     def to_dict(self) -> dict:
@@ -83,6 +86,16 @@ CONFIGS = {
         cell_dim=1024,
         proj_dim=128,
         n_layers=2,
+    ),
+    # the transformer biLM on the same token encoder, for comparisons on equal data
+    "small-transformer": ElmoConfig(
+        filters=[(1, 32), (2, 32), (3, 64), (4, 128), (5, 256)],
+        n_highway=1,
+        proj_dim=128,
+        n_layers=4,
+        n_heads=4,
+        ff_dim=1024,
+        encoder="transformer",
     ),
 }
 
@@ -206,15 +219,61 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, rev.unsqueeze(-1).expand_as(x))
 
 
+class CausalTransformer(nn.Module):
+    """One direction of the transformer biLM (Peters et al. 2018b): sinusoidal positions and
+    pre-norm transformer layers under a causal mask. With right padding and the causal mask
+    a real position never attends to padding, as with the LSTM."""
+
+    def __init__(self, cfg: ElmoConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                cfg.proj_dim,
+                cfg.n_heads,
+                cfg.ff_dim,
+                cfg.dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(cfg.n_layers)
+        )
+        self.norm = nn.LayerNorm(cfg.proj_dim)
+
+    @staticmethod
+    def positions(T: int, dim: int) -> torch.Tensor:
+        pos = torch.arange(T, dtype=torch.float32).unsqueeze(1)
+        freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        pe = torch.zeros(T, dim)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)[:, : dim // 2]
+        return pe
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        T = x.shape[1]
+        mask = nn.Transformer.generate_square_subsequent_mask(T)
+        x = x + self.positions(T, x.shape[2])
+        outs = []
+        for k, layer in enumerate(self.layers):
+            x = layer(x, src_mask=mask, is_causal=True)
+            outs.append(self.norm(x) if k == len(self.layers) - 1 else x)
+        alive = (lengths.unsqueeze(1) > torch.arange(T)).unsqueeze(-1)
+        return [o * alive for o in outs]
+
+
 class BiLM(nn.Module):
-    """The ELMo bidirectional language model (token encoder, two LSTM stacks, shared softmax)."""
+    """The ELMo bidirectional language model: a shared token encoder, a forward and a backward
+    stack (LSTMs, or causal transformers with ``encoder="transformer"``), a shared softmax."""
 
     def __init__(self, cfg: ElmoConfig):
         super().__init__()
         self.cfg = cfg
         self.encoder = CharEncoder(cfg)
+        if cfg.encoder not in ("lstm", "transformer"):
+            raise InputError(f"encoder={cfg.encoder!r}: use lstm or transformer")
 
-        def stack() -> nn.ModuleList:
+        def stack() -> nn.Module:
+            if cfg.encoder == "transformer":
+                return CausalTransformer(cfg)
             return nn.ModuleList(
                 LstmProjection(
                     cfg.proj_dim, cfg.cell_dim, cfg.proj_dim, cfg.cell_clip, cfg.proj_clip
@@ -227,9 +286,9 @@ class BiLM(nn.Module):
         if cfg.vocab_size:
             self.softmax = nn.Linear(cfg.proj_dim, cfg.vocab_size)
 
-    def _run(
-        self, layers: nn.ModuleList, x: torch.Tensor, lengths: torch.Tensor
-    ) -> list[torch.Tensor]:
+    def _run(self, layers: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        if isinstance(layers, CausalTransformer):
+            return layers(self.dropout(x), lengths)
         outs = []
         for k, lstm in enumerate(layers):
             h = lstm(self.dropout(x), lengths)
@@ -576,6 +635,10 @@ def write_hdf5(model: BiLM, folder: str | os.PathLike) -> None:
     import h5py
 
     cfg = model.cfg
+    if cfg.encoder != "lstm":
+        raise InputError(
+            "the bilm-tf hdf5 format holds LSTM biLMs only; save a transformer biLM as a ctxembed folder"
+        )
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     with atomic_dir(folder) as tmp:
         (tmp / "options.json").write_text(json.dumps(options_of(cfg), indent=1))
