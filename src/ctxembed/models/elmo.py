@@ -517,10 +517,11 @@ def train_elmo(
     data = LmData(train_seqs, vocab, model.cfg.max_chars)
     batches = data.batches(cfg.batch_size)
 
-    def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, int, float]:
         chars, lengths, targets = data.inputs(ids)
         f, b = model.lm_loss(chars, lengths, targets, cfg.n_samples)
-        return f + b, int((targets >= 0).sum())
+        # the objective is the sum of both directions' log-likelihoods (Peters et al. eq. 3)
+        return f + b, int((targets >= 0).sum()), float(f + b) / 2
 
     validate = None
     if valid is not None:

@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..io import atomic_dir
 
-# a step's loss function returns (loss to minimise, tokens it covered)
-LossFn = Callable[[Any], tuple[torch.Tensor, int]]
+# a step's loss function returns (loss to minimise, tokens it covered, mean NLL per token
+# for the progress bar's perplexity)
+LossFn = Callable[[Any], tuple[torch.Tensor, int, float]]
 
 
 @dataclass
@@ -113,7 +114,7 @@ def train(
             if step >= total:
                 break
             model.train()
-            loss, n_tokens = loss_fn(batches[order[b]])
+            loss, n_tokens, nll = loss_fn(batches[order[b]])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -124,7 +125,7 @@ def train(
             rate = history.tokens / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(
                 loss=f"{history.losses[-1]:.3f}",
-                ppl=f"{math.exp(min(history.losses[-1], 50)):.1f}",
+                ppl=f"{math.exp(min(nll, 50)):.1f}",
                 tok_s=f"{rate:,.0f}",
             )
             bar.update(1)
