@@ -521,7 +521,7 @@ def train_elmo(
         chars, lengths, targets = data.inputs(ids)
         f, b = model.lm_loss(chars, lengths, targets, cfg.n_samples)
         # the objective is the sum of both directions' log-likelihoods (Peters et al. eq. 3)
-        return f + b, int((targets >= 0).sum()), float(f + b) / 2
+        return f + b, int((targets >= 0).sum()), float((f + b).detach()) / 2
 
     validate = None
     if valid is not None:
