@@ -231,3 +231,38 @@ def test_console_script_runs():
     assert subprocess.run([*exe, "--help"], capture_output=True).returncode == 0
     bad = subprocess.run([*exe, "neighbors"], capture_output=True, text=True)
     assert bad.returncode == 2 and "required" in bad.stderr
+
+
+def test_train_elmo_with_a_config_file(capsys, tmp_path, wiki_text_file):
+    cfg = {
+        "filters": [[1, 8], [2, 8]],
+        "n_highway": 1,
+        "cell_dim": 32,
+        "proj_dim": 16,
+        "n_layers": 1,
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(cfg))
+    out = tmp_path / "elmo"
+    args = [
+        "train",
+        "elmo",
+        "--corpus",
+        str(wiki_text_file),
+        "--out",
+        str(out),
+        "--config",
+        str(tmp_path / "tiny.json"),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--samples",
+        "20",
+        "--quiet",
+    ]
+    code, stdout, _ = run(capsys, *args)
+    assert code == 0 and stdout.startswith("elmo (") and "2 steps" in stdout
+    model = ctxembed.load(out)
+    assert model.family == "elmo" and model.dim == 32 and model.n_layers == 2
+    code, _, err = run(capsys, *args[:7], str(tmp_path / "missing.json"), "--quiet")
+    assert code == 1 and "no such file" in err

@@ -197,6 +197,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkpoint_dir(args: argparse.Namespace) -> Path:
+    """``OUT.checkpoint``: kept while training, removed once OUT is written."""
+    ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
+    if ckpt.exists() and not args.resume:
+        raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
+    return ckpt
+
+
 def cmd_train_elmo(args: argparse.Namespace) -> int:
     import shutil
 
@@ -229,9 +237,7 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps,
     )
-    ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
-    if ckpt.exists() and not args.resume:
-        raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
+    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_elmo(
         corpus, valid, model_cfg, cfg, ckpt, args.resume, progress=not args.quiet
@@ -290,9 +296,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             batch_size=args.batch_size,
         )
-        ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
-        if ckpt.exists() and not args.resume:
-            raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
+        ckpt = checkpoint_dir(args)
         model = train_glove(
             corpus, cfg, progress=not args.quiet, checkpoint_dir=ckpt, resume=args.resume
         )
