@@ -530,14 +530,15 @@ def train_elmo(
         vbatches = vdata.batches(cfg.batch_size)
 
         def validate() -> dict[str, float]:
-            sums, count = torch.zeros(2), 0
+            sums, counts = torch.zeros(2), torch.zeros(2)
             for ids in vbatches:
                 chars, lengths, targets = vdata.inputs(ids)
-                n = int((targets[:, 1:] >= 0).sum())  # tokens the forward LM predicts
+                # each direction's mean is over the tokens it predicts (next / previous word)
+                n = torch.tensor([(targets[:, 1:] >= 0).sum(), (targets[:, :-1] >= 0).sum()])
                 f, b = model.lm_loss(chars, lengths, targets, 0)
                 sums += torch.tensor([float(f), float(b)]) * n
-                count += n
-            f, b = (sums / max(count, 1)).tolist()
+                counts += n
+            f, b = (sums / counts.clamp(min=1)).tolist()
             return {
                 "ppl_forward": math.exp(f),
                 "ppl_backward": math.exp(b),
@@ -547,7 +548,6 @@ def train_elmo(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loop = LoopConfig(
         epochs=cfg.epochs,
-        lr=cfg.lr,
         clip=cfg.clip,
         seed=cfg.seed,
         checkpoint_every=cfg.checkpoint_every,

@@ -31,8 +31,7 @@ LossFn = Callable[[Any], tuple[torch.Tensor, int, float]]
 
 @dataclass
 class LoopConfig:
-    epochs: int = 1
-    lr: float = 1e-3
+    epochs: int = 1  # the learning rate lives in the optimizer the caller builds
     clip: float = 10.0
     seed: int = 0
     checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
