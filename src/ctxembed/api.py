@@ -16,6 +16,13 @@ from .errors import InputError, ModelError
 from .text.words import Doc, prepare
 
 MANIFEST = "ctxembed.json"
+# saved-folder families with their own embedder class (imported on demand)
+NEURAL = {
+    "elmo": (".models.elmo", "ElmoEmbedder"),
+    "context2vec": (".models.context2vec", "Context2VecEmbedder"),
+    "cove": (".models.cove", "CoveEmbedder"),
+    "use": (".models.use", "UseEmbedder"),
+}
 PROGRESS_MIN_TEXTS = 256  # below this many texts a progress bar is noise
 
 Texts = str | Sequence[str] | Sequence[Sequence[str]]
@@ -227,10 +234,12 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
                 return StaticEmbedder.from_folder(path, **options)
             if family == "transformer":
                 return TransformerEmbedder.from_pretrained(path, **config)
-            if family == "elmo":
-                from .models.elmo import ElmoEmbedder
+            if family in NEURAL:
+                import importlib
 
-                return ElmoEmbedder.from_folder(path, **options)
+                module, cls = NEURAL[family]
+                embedder = getattr(importlib.import_module(module, __package__), cls)
+                return embedder.from_folder(path, **options)
             raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
         if (path / "config.json").exists():
             return TransformerEmbedder.from_pretrained(path, **options)

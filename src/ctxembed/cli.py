@@ -205,25 +205,47 @@ def checkpoint_dir(args: argparse.Namespace) -> Path:
     return ckpt
 
 
-def cmd_train_elmo(args: argparse.Namespace) -> int:
+def model_config(name: str, configs: dict, cls: type, family: str):
+    """A named config or a JSON file of the config dataclass's fields."""
+    if name in configs:
+        return configs[name]
+    try:
+        return cls.from_dict(json.loads(Path(name).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise InputError(f"--config {name!r}: not {', '.join(configs)} and no such file") from None
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
+        raise InputError(f"--config {name}: not a valid {family} config ({e})") from None
+
+
+def peak_memory_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def finish_training(args: argparse.Namespace, save, ckpt: Path, hist, start: float, what: str):
+    """Save, drop the checkpoint, print the one-line summary shared by the neural trainers."""
     import shutil
 
+    save(args.out)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    secs = time.perf_counter() - start
+    valid = hist.valid[-1] if hist.valid else {}
+    print(
+        f"{what}: {len(hist.losses):,} steps, {hist.tokens:,} tokens in {secs:.0f}s "
+        f"({hist.tokens / max(hist.seconds, 1e-9):,.0f} tokens/s), peak memory "
+        f"{peak_memory_mib():,.0f} MiB"
+        + "".join(f", valid {k} {v:.2f}" for k, v in valid.items() if k != "epoch")
+        + f" -> {args.out}"
+    )
+    return 0
+
+
+def cmd_train_elmo(args: argparse.Namespace) -> int:
     from .models.elmo import CONFIGS, ElmoConfig, ElmoTrainConfig, train_elmo
     from .train.corpus import Corpus
 
-    if args.config in CONFIGS:
-        model_cfg = CONFIGS[args.config]
-    else:
-        try:
-            model_cfg = ElmoConfig.from_dict(
-                json.loads(Path(args.config).read_text(encoding="utf-8"))
-            )
-        except FileNotFoundError:
-            raise InputError(
-                f"--config {args.config!r}: not {', '.join(CONFIGS)} and no such file"
-            ) from None
-        except (json.JSONDecodeError, TypeError) as e:
-            raise InputError(f"--config {args.config}: not a valid ELMo config ({e})") from None
+    model_cfg = model_config(args.config, CONFIGS, ElmoConfig, "ELMo")
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
     cfg = ElmoTrainConfig(
@@ -242,21 +264,206 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
     model, hist = train_elmo(
         corpus, valid, model_cfg, cfg, ckpt, args.resume, progress=not args.quiet
     )
-    model.save(args.out)
-    shutil.rmtree(ckpt, ignore_errors=True)
-    secs = time.perf_counter() - start
-    ppl = hist.valid[-1] if hist.valid else {}
-    print(
-        f"elmo ({args.config}): {len(hist.losses):,} steps, {hist.tokens:,} tokens in {secs:.0f}s "
-        f"({hist.tokens / max(hist.seconds, 1e-9):,.0f} tokens/s), vocabulary {len(model.vocab):,}"
-        + (
-            f", valid perplexity forward {ppl['ppl_forward']:.1f} backward {ppl['ppl_backward']:.1f} "
-            f"mean {ppl['ppl_mean']:.1f}"
-            if ppl
-            else ""
-        )
-        + f" -> {args.out}"
+    what = f"elmo ({args.config}, vocabulary {model.cfg.vocab_size:,})"
+    return finish_training(args, model.save, ckpt, hist, start, what)
+
+
+def cmd_train_context2vec(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .models.context2vec import (
+        CONFIGS,
+        Context2VecConfig,
+        Context2VecTrainConfig,
+        train_context2vec,
     )
+    from .train.corpus import Corpus
+
+    model_cfg = model_config(args.config, CONFIGS, Context2VecConfig, "context2vec")
+    model_cfg = replace(model_cfg, lowercase=not args.cased)
+    cfg = Context2VecTrainConfig(
+        batch_size=args.batch_size,
+        min_count=args.min_count,
+        n_negative=args.negative,
+        lr=args.lr,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+    )
+    corpus = Corpus(args.corpus)
+    valid = Corpus(args.valid) if args.valid else None
+    ckpt = checkpoint_dir(args)
+    start = time.perf_counter()
+    model, hist = train_context2vec(
+        corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"context2vec ({args.config}, vocabulary {len(model.vocab):,})"
+    return finish_training(args, model.save, ckpt, hist, start, what)
+
+
+def read_parallel(src: str, tgt: str) -> tuple[list[str], list[str]]:
+    from .io import read_lines
+
+    s = [line for _, line in read_lines(Path(src))]
+    t = [line for _, line in read_lines(Path(tgt))]
+    if len(s) != len(t):
+        raise InputError(f"{src} has {len(s):,} lines but {tgt} has {len(t):,}: they must align")
+    if not s:
+        raise InputError(f"{src} is empty")
+    return s, t
+
+
+def cmd_train_cove(args: argparse.Namespace) -> int:
+    from . import load
+    from .models.cove import CONFIGS, CoveConfig, CoveTrainConfig, bleu, train_cove
+    from .models.static import StaticEmbedder
+
+    model_cfg = model_config(args.config, CONFIGS, CoveConfig, "CoVe")
+    glove = load(args.glove)
+    if not isinstance(glove, StaticEmbedder):
+        raise InputError(f"--glove {args.glove}: need static word vectors, got {glove.family}")
+    src, tgt = read_parallel(args.src, args.tgt)
+    valid = read_parallel(*args.valid) if args.valid else None
+    cfg = CoveTrainConfig(
+        batch_size=args.batch_size,
+        min_count=args.min_count,
+        lr=args.lr,
+        label_smoothing=args.label_smoothing,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+    )
+    ckpt = checkpoint_dir(args)
+    start = time.perf_counter()
+    model, hist = train_cove(
+        src, tgt, glove, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"cove ({args.config}, German vocabulary {len(model.tgt_vocab):,})"
+    finish_training(args, model.save, ckpt, hist, start, what)
+    if args.test:
+        tsrc, ttgt = read_parallel(*args.test)
+        for beam in (1, args.beam):
+            t0 = time.perf_counter()
+            hyps = model.translate(tsrc, beam=beam)
+            print(
+                f"BLEU {args.test[0]} ({'greedy' if beam == 1 else f'beam {beam}'}, lowercased, "
+                f"tokenized): {bleu(hyps, ttgt):.2f} ({time.perf_counter() - t0:.0f}s)"
+            )
+    return 0
+
+
+def cmd_train_bert(args: argparse.Namespace) -> int:
+    from .models.bert import CONFIGS, BertTrainConfig, save_bert, train_bert
+    from .train.corpus import Corpus
+
+    if args.config in CONFIGS:
+        model_cfg = CONFIGS[args.config]
+    else:
+        try:
+            model_cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"--config {args.config!r}: not {', '.join(CONFIGS)} and no such file"
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(f"--config {args.config}: not valid JSON ({e})") from None
+        if not isinstance(model_cfg, dict):
+            raise InputError(f"--config {args.config}: expected a JSON object of BertConfig fields")
+    cfg = BertTrainConfig(
+        vocab_size=args.vocab_size,
+        lowercase=not args.cased,
+        max_len=args.max_len,
+        batch_size=args.batch_size,
+        whole_word=args.whole_word,
+        lr=args.lr,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+    )
+    corpus = Corpus(args.corpus)
+    valid = Corpus(args.valid) if args.valid else None
+    ckpt = checkpoint_dir(args)
+    start = time.perf_counter()
+    try:
+        embedder, model, hist = train_bert(
+            corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+        )
+    except TypeError as e:  # an unknown BertConfig field in a config file
+        raise InputError(f"--config {args.config}: {e}") from None
+
+    def save(out: str) -> None:
+        save_bert(model, embedder.tokenizer, out, embedder.config())
+
+    what = f"bert ({args.config}, WordPiece vocabulary {len(embedder.tokenizer):,})"
+    return finish_training(args, save, ckpt, hist, start, what)
+
+
+def cmd_train_mirror(args: argparse.Namespace) -> int:
+    from . import load
+    from .models.mirror import MirrorConfig, train_mirror
+    from .train.corpus import Corpus
+
+    cfg = MirrorConfig.for_mode(
+        args.mode,
+        n_items=args.items,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        lr=args.lr,
+        temperature=args.temperature,
+        span=args.span,
+        seed=args.seed,
+        max_steps=args.max_steps,
+    )
+    base = load(args.base)
+    start = time.perf_counter()
+    model, hist, items = train_mirror(base, Corpus(args.corpus), cfg, progress=not args.quiet)
+    model.save(args.out)
+    print(
+        f"mirror ({cfg.mode}, base {args.base}): {len(items):,} strings, {len(hist.losses)} steps "
+        f"in {time.perf_counter() - start:.0f}s, loss {hist.losses[0]:.3f} -> "
+        f"{hist.losses[-1]:.3f}, peak memory {peak_memory_mib():,.0f} MiB -> {args.out}"
+    )
+    return 0
+
+
+def cmd_train_use(args: argparse.Namespace) -> int:
+    from .models.use import UseConfig, UseTrainConfig, sick_nli, stsb_train, train_use
+    from .train.corpus import Corpus
+
+    tasks = tuple(t for t in ("neighbour", "nli", "sts") if t not in args.without)
+    cfg = UseTrainConfig(
+        batch_size=args.batch_size,
+        lr=args.lr,
+        epochs=args.epochs,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+        tasks=tasks,
+    )
+    model_cfg = UseConfig(variant=args.variant, dim=args.dim)
+    nli = sick_nli() if "nli" in tasks else None
+    sts = stsb_train() if "sts" in tasks else None
+    ckpt = checkpoint_dir(args)
+    start = time.perf_counter()
+    model, hist = train_use(
+        Corpus(args.corpus), model_cfg, cfg, nli, sts, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"use ({args.variant}, tasks {'+'.join(tasks)}, vocabulary {len(model.vocab):,})"
+    return finish_training(args, model.save, ckpt, hist, start, what)
+
+
+def cmd_substitutes(args: argparse.Namespace) -> int:
+    from . import load
+    from .models.context2vec import Context2VecEmbedder
+
+    model = load(args.model)
+    if not isinstance(model, Context2VecEmbedder):
+        raise InputError(f"substitutes needs a context2vec model; {args.model} is {model.family}")
+    for word, score in model.substitutes(args.context, args.index, args.k):
+        print(f"{word}\t{score:.4f}")
     return 0
 
 
@@ -492,6 +699,144 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train_elmo)
+
+    t = fam.add_parser(
+        "context2vec",
+        help="train context2vec (biLSTM context + negative sampling)",
+        description="CORPUS: UTF-8 text (or .gz); lines are split into sentences at . ! ?",
+    )
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--valid", default=None, help="validation text: loss and gold-word MRR")
+    t.add_argument("--out", required=True)
+    t.add_argument("--config", default="small", help="small, paper, or a JSON config file")
+    t.add_argument("--epochs", type=_positive, default=3)
+    t.add_argument("--batch-size", type=_positive, default=100)
+    t.add_argument("--min-count", type=_positive, default=3)
+    t.add_argument("--negative", type=_positive, default=10)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_context2vec)
+
+    m30k = "data/multi30k/"
+    t = fam.add_parser(
+        "cove",
+        help="train CoVe (attentional English->German translation; its encoder embeds)",
+        description="SRC and TGT: aligned UTF-8 files (or .gz), one sentence per line. "
+        "Defaults: Multi30k task 1 in data/multi30k.",
+    )
+    t.add_argument("--src", default=m30k + "train.en.gz")
+    t.add_argument("--tgt", default=m30k + "train.de.gz")
+    t.add_argument(
+        "--valid", nargs=2, metavar=("SRC", "TGT"), default=[m30k + "val.en.gz", m30k + "val.de.gz"]
+    )
+    t.add_argument(
+        "--test",
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        default=[m30k + "test_2016_flickr.en.gz", m30k + "test_2016_flickr.de.gz"],
+        help="BLEU on these after training",
+    )
+    t.add_argument("--out", required=True)
+    t.add_argument("--glove", default="glove-6b-50d", help="input word vectors (kept fixed)")
+    t.add_argument("--config", default="small", help="small, paper, or a JSON config file")
+    t.add_argument("--epochs", type=_positive, default=8)
+    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--min-count", type=_positive, default=2)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--beam", type=_positive, default=5)
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_cove)
+
+    t = fam.add_parser(
+        "bert",
+        help="train a BERT masked LM from scratch (WordPiece + transformers)",
+        description="CORPUS: UTF-8 text (or .gz), one sentence or paragraph per line; "
+        "lines longer than --max-len tokens become several sequences.",
+    )
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--valid", default=None, help="validation text: MLM loss and perplexity")
+    t.add_argument("--out", required=True)
+    t.add_argument(
+        "--config", default="small", help="small, base, or a JSON file of BertConfig fields"
+    )
+    t.add_argument("--vocab-size", type=_positive, default=16000)
+    t.add_argument("--epochs", type=_positive, default=1)
+    t.add_argument("--batch-size", type=_positive, default=32)
+    t.add_argument("--max-len", type=_positive, default=128)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--whole-word", action="store_true", help="mask whole words")
+    t.add_argument("--cased", action="store_true")
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_bert)
+
+    t = fam.add_parser(
+        "mirror",
+        help="Mirror-BERT: contrastive self-supervised rewiring of a masked LM",
+        description="Defaults follow the paper per --mode (sentence: 10k random sentences, "
+        "temperature 0.04, 1 epoch; word: 10k most frequent words, 0.2, 2 epochs).",
+    )
+    t.add_argument("--base", required=True, help="a transformer: minilm-l6 or a local folder")
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--mode", default="sentence", choices=("sentence", "word"))
+    t.add_argument("--out", required=True)
+    t.add_argument("--items", type=_positive, default=None, help="strings to train on")
+    t.add_argument("--batch-size", type=_positive, default=None)
+    t.add_argument("--epochs", type=_positive, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--temperature", type=float, default=None)
+    t.add_argument("--span", type=int, default=None, help="characters masked in view 2")
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_mirror)
+
+    t = fam.add_parser(
+        "use",
+        help="train a Universal-Sentence-Encoder-style encoder (DAN or transformer)",
+        description="Multi-task: next-sentence prediction on CORPUS (in-batch), SICK train "
+        "entailment, STS-B train similarity (both shipped in data/).",
+    )
+    t.add_argument("--variant", default="dan", choices=("dan", "transformer"))
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--dim", type=_positive, default=256)
+    t.add_argument(
+        "--without",
+        nargs="*",
+        default=[],
+        choices=("neighbour", "nli", "sts"),
+        help="leave these tasks out",
+    )
+    t.add_argument("--epochs", type=_positive, default=1)
+    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--checkpoint-every", type=_positive, default=1000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train_use)
+
+    s = sub.add_parser("substitutes", help="best fillers for a slot, from a context2vec model")
+    s.add_argument("model")
+    s.add_argument("context", help='words with one slot "[]": "I went to the [] to deposit money"')
+    s.add_argument("--index", type=int, default=None, help="slot index instead of []")
+    s.add_argument("-k", type=_positive, default=10)
+    s.set_defaults(func=cmd_substitutes)
     return p
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..api import Layers, load
 from ..errors import InputError
-from . import analogy, classify, coarsewsd, sts, wic, wordsim
+from . import analogy, classify, coarsewsd, lexsub, sts, wic, wordsim
 from .common import Cache, Context, Result, TaskNotApplicable, env_cache_root, model_key
 
 TASKS: dict[str, Callable[[Context], list[Result]]] = {
@@ -21,6 +21,7 @@ TASKS: dict[str, Callable[[Context], list[Result]]] = {
     "wic": wic.run,
     "sts": sts.run,
     "classify": classify.run,
+    "lexsub": lexsub.run,
 }
 # the layer-wise view is read off the per-layer scores of these two
 LAYERWISE = ("coarsewsd", "wic")

@@ -20,6 +20,7 @@ GROUPS = {
     "wic": "Word-in-Context, dev accuracy %",
     "sts": "Sentence similarity (cosine, x100)",
     "classify": "Sentence classification (SentEval, accuracy %)",
+    "lexsub": "Lexical substitution: candidate ranking, GAP x100",
 }
 
 
@@ -39,6 +40,8 @@ def _columns(r: Result) -> list[tuple[str, float]]:
         return [("threshold" if r.protocol.startswith("cosine") else "probe", m["accuracy"])]
     if r.task == "sts":
         return [(f"{r.dataset} Spearman", m["spearman"]), (f"{r.dataset} Pearson", m["pearson"])]
+    if r.task == "lexsub":
+        return [(r.dataset, m["gap"])]
     return [(r.dataset, m["accuracy"])]
 
 

@@ -1,7 +1,7 @@
 """The shared training loop for neural families: read it top to bottom.
 
 Each epoch walks the batches in an order fixed by ``(seed, epoch)``; every step is
-forward, backward, gradient clipping, optimizer step. A checkpoint (model, optimizer, RNG,
+forward, backward, gradient clipping, optimizer step (and learning-rate schedule step). A checkpoint (model, optimizer, RNG,
 position) is written every ``checkpoint_every`` steps and at the end; ``resume=True``
 continues from it and reproduces an uninterrupted run (the RNG state carries dropout and
 sampling over).
@@ -12,21 +12,22 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io import atomic_dir
 
 # a step's loss function returns (loss to minimise, tokens it covered, mean NLL per token
-# for the progress bar's perplexity)
-LossFn = Callable[[Any], tuple[torch.Tensor, int, float]]
+# for the progress bar's perplexity, or None where the loss is not a likelihood)
+LossFn = Callable[[Any], tuple[torch.Tensor, int, float | None]]
 
 
 @dataclass
@@ -56,10 +57,7 @@ def save_checkpoint(
     folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict
 ) -> None:
     with atomic_dir(folder) as tmp:
-        save_file(
-            {k: v.contiguous() for k, v in model.state_dict().items()},
-            str(tmp / "model.safetensors"),
-        )
+        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
         save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
         (tmp / "state.json").write_text(json.dumps(meta))
@@ -68,7 +66,7 @@ def save_checkpoint(
 def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
     try:
         meta = json.loads((folder / "state.json").read_text())
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        load_model(model, str(folder / "model.safetensors"))
         opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
     except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -87,6 +85,7 @@ def train(
     validate: Callable[[], dict[str, float]] | None = None,
     progress: bool = True,
     desc: str = "training",
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> History:
     history = History()
     step, first_epoch, skip = 0, 0, 0
@@ -98,6 +97,11 @@ def train(
             )
         step, first_epoch, skip = meta["step"], meta["epoch"], meta["batch"]
         history.losses = meta["losses"]
+        if scheduler is not None:  # a schedule is a function of the step: replay it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for _ in range(step):
+                    scheduler.step()
     else:
         torch.manual_seed(cfg.seed)
     total = (
@@ -118,15 +122,16 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             step += 1
             history.losses.append(float(loss.detach()))
             history.tokens += n_tokens
             rate = history.tokens / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix(
-                loss=f"{history.losses[-1]:.3f}",
-                ppl=f"{math.exp(min(nll, 50)):.1f}",
-                tok_s=f"{rate:,.0f}",
-            )
+            shown = {"loss": f"{history.losses[-1]:.3f}"}
+            if nll is not None:
+                shown["ppl"] = f"{math.exp(min(nll, 50)):.1f}"
+            bar.set_postfix(**shown, tok_s=f"{rate:,.0f}")
             bar.update(1)
             done_epoch = b + 1 == len(order)
             if checkpoint is not None and (

@@ -1,0 +1,148 @@
+"""Mirror-BERT (Liu, Vulic, Korhonen and Collier 2021): rewire a masked LM without labels.
+
+Each string is its own positive: it is encoded twice, once as is and once with a random
+span of ``span`` characters replaced by the mask token (sentence mode; the paper's code
+skips strings under 30 characters), and dropout makes the two passes differ further.
+Mean-pooled last-layer vectors of the ``2N`` views of a batch go into InfoNCE (NT-Xent):
+cosine similarities over a temperature, each view's partner the positive and the other
+``2N - 2`` the negatives.
+
+Paper settings as defaults: 10k strings (random sentences, or the most frequent words),
+batch 200, AdamW at 2e-5, temperature 0.04 and 1 epoch for sentences, 0.2 and 2 epochs for
+words, max length 50 / 25 tokens. (For words the paper's script pools [CLS]; we pool the
+mean, as for sentences, because that is how ctxembed reads a word's vector.)
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import torch
+from torch.nn import functional as F
+
+from ..errors import InputError
+from ..train.loop import History, LoopConfig, train
+from .context2vec import sentences
+from .transformer import TransformerEmbedder
+
+MODES = ("sentence", "word")
+
+
+@dataclass
+class MirrorConfig:
+    mode: str = "sentence"
+    n_items: int = 10_000
+    batch_size: int = 200
+    epochs: int = 1
+    lr: float = 2e-5
+    max_len: int = 50
+    temperature: float = 0.04
+    span: int = 5  # characters masked in the second view; 0 = none
+    min_chars: int = 30  # shorter strings are not span-masked (as the paper's code)
+    dropout: float = 0.1
+    seed: int = 0
+    max_steps: int | None = None
+
+    @classmethod
+    def for_mode(cls, mode: str, **changes) -> MirrorConfig:
+        if mode not in MODES:
+            raise InputError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
+        base = (
+            cls()
+            if mode == "sentence"
+            else cls(mode="word", epochs=2, max_len=25, temperature=0.2, span=0)
+        )
+        return replace(base, **{k: v for k, v in changes.items() if v is not None})
+
+
+def training_strings(corpus: Iterable[list[str]], cfg: MirrorConfig) -> list[str]:
+    """Sentence mode: ``n_items`` random sentences; word mode: the most frequent words."""
+    lines = [words for words in corpus if words]
+    if cfg.mode == "word":
+        counts = Counter(w for words in lines for w in words if w.isalpha())
+        items = [w for w, _ in counts.most_common(cfg.n_items)]
+    else:
+        items = [" ".join(s) for s in sentences(lines, 10_000) if len(s) >= 3]
+        items = sorted(set(items))
+        random.Random(cfg.seed).shuffle(items)
+        items = items[: cfg.n_items]
+    if len(items) < 2:
+        raise InputError("the corpus gives fewer than 2 training strings; contrast needs a batch")
+    return items
+
+
+def span_mask(text: str, span: int, min_chars: int, mask: str) -> str:
+    """Replace a random span of ``span`` characters with the mask token (torch's RNG)."""
+    if span <= 0 or len(text) < max(min_chars, span + 1):
+        return text
+    start = int(torch.randint(len(text) - span, ()))
+    return f"{text[:start]} {mask} {text[start + span :]}"
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent over the 2N views: row i's positive is its partner, all others negatives."""
+    z = F.normalize(torch.cat([a, b]), dim=-1)
+    sim = z @ z.T / temperature
+    sim.fill_diagonal_(float("-inf"))
+    n = len(a)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return F.cross_entropy(sim, target)
+
+
+def mean_pool(model, tokenizer, texts: list[str], max_len: int) -> torch.Tensor:
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+    hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    return (hidden * mask).sum(1) / mask.sum(1)
+
+
+def train_mirror(
+    base: TransformerEmbedder,
+    corpus: Iterable[list[str]],
+    cfg: MirrorConfig,
+    progress: bool = True,
+) -> tuple[TransformerEmbedder, History, list[str]]:
+    """Rewire ``base`` in place of a copy; returns the new embedder, history and the strings."""
+    import copy
+
+    if not isinstance(base, TransformerEmbedder):
+        raise InputError(f"Mirror-BERT needs a transformer encoder; got {base.family}")
+    items = training_strings(corpus, cfg)
+    torch.manual_seed(cfg.seed)
+    model = copy.deepcopy(base.model)
+    for m in model.modules():  # the paper's dropout rate, whatever the base was saved with
+        if isinstance(m, torch.nn.Dropout):
+            m.p = cfg.dropout
+    tok = base.tokenizer
+    order = list(range(len(items)))
+    batches = [order[b : b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)]
+    batches = [b for b in batches if len(b) >= 2]
+
+    def loss_fn(batch: list[int]):
+        texts = [items[i] for i in batch]
+        views = [span_mask(t, cfg.span, cfg.min_chars, tok.mask_token) for t in texts]
+        loss = info_nce(
+            mean_pool(model, tok, texts, cfg.max_len),
+            mean_pool(model, tok, views, cfg.max_len),
+            cfg.temperature,
+        )
+        return loss, len(batch), None
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    loop = LoopConfig(
+        epochs=cfg.epochs, clip=1e9, seed=cfg.seed, checkpoint_every=0, max_steps=cfg.max_steps
+    )
+    history = train(model, opt, batches, loss_fn, loop, None, False, None, progress, "mirror")
+    model.eval()
+    rewired = TransformerEmbedder(
+        model,
+        tok,
+        sentence_pooling="mean",
+        normalize=False,
+        max_length=base.max_length,
+        sentence_max_length=base.sentence_max_length,
+    )
+    return rewired, history, items
