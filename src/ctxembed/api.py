@@ -180,11 +180,21 @@ class Embedder(ABC):
     ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Per doc: ``([n_sel, n_words, dim] float32, oov mask or None)``."""
 
-    @abstractmethod
     def embed_sentences(
-        self, texts: Sequence[str] | Sequence[Sequence[str]], pooling: str = "mean", **options: Any
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]],
+        pooling: str = "mean",
+        layers: Layers = -1,
+        batch_size: int = 32,
+        progress: bool | None = None,
     ) -> np.ndarray:
-        """One vector per text, ``[n, dim]`` float32."""
+        """One vector per text, ``[n, dim]`` float32: by default the mean (or max) over its
+        words at one layer (or a list, ``all``, a mix); families with a sentence encoder of
+        their own override this."""
+        if pooling not in ("mean", "max"):
+            raise InputError(f"pooling={pooling!r}: use 'mean' or 'max'")
+        res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
+        return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
 
     @abstractmethod
     def save(self, path: str | os.PathLike) -> None:

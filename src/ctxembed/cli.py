@@ -43,6 +43,17 @@ def _positive(value: str) -> int:
     return n
 
 
+def _loop_args(t: argparse.ArgumentParser, checkpoint_every: int | None = 500) -> None:
+    """The options every neural trainer shares (None: no checkpoints, so no --resume)."""
+    t.add_argument("--max-steps", type=_positive, default=None)
+    if checkpoint_every is not None:
+        t.add_argument("--checkpoint-every", type=_positive, default=checkpoint_every)
+    t.add_argument("--seed", type=int, default=0)
+    if checkpoint_every is not None:
+        t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+    t.add_argument("--quiet", action="store_true")
+
+
 # -- commands ------------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
     from .api import available
@@ -692,12 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples", type=int, default=1024, help="sampled-softmax negatives (0 = full softmax)"
     )
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--checkpoint-every", type=_positive, default=500)
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--lowercase", action="store_true")
-    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t)
     t.set_defaults(func=cmd_train_elmo)
 
     t = fam.add_parser(
@@ -715,11 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--negative", type=_positive, default=10)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--checkpoint-every", type=_positive, default=500)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t)
     t.set_defaults(func=cmd_train_context2vec)
 
     m30k = "data/multi30k/"
@@ -750,11 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--beam", type=_positive, default=5)
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--checkpoint-every", type=_positive, default=500)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t)
     t.set_defaults(func=cmd_train_cove)
 
     t = fam.add_parser(
@@ -776,11 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--whole-word", action="store_true", help="mask whole words")
     t.add_argument("--cased", action="store_true")
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--checkpoint-every", type=_positive, default=500)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t)
     t.set_defaults(func=cmd_train_bert)
 
     t = fam.add_parser(
@@ -799,9 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--temperature", type=float, default=None)
     t.add_argument("--span", type=int, default=None, help="characters masked in view 2")
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t, checkpoint_every=None)
     t.set_defaults(func=cmd_train_mirror)
 
     t = fam.add_parser(
@@ -824,11 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive, default=1)
     t.add_argument("--batch-size", type=_positive, default=64)
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--max-steps", type=_positive, default=None)
-    t.add_argument("--checkpoint-every", type=_positive, default=1000)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
+    _loop_args(t, checkpoint_every=1000)
     t.set_defaults(func=cmd_train_use)
 
     s = sub.add_parser("substitutes", help="best fillers for a slot, from a context2vec model")

@@ -221,13 +221,7 @@ def train_bert(
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
     total = cfg.epochs * len(batches) if cfg.max_steps is None else cfg.max_steps
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup * total), total)
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps,
-    )
+    loop = LoopConfig.like(cfg)
     history = train(
         model,
         opt,

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..api import Embedder, Layers, read_manifest, write_manifest
+from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError, OutOfVocabularyError
 from ..io import atomic_dir
 from ..train.loop import History, LoopConfig, train
@@ -169,19 +169,6 @@ class Context2VecEmbedder(Embedder):
             stack = [target if i == 0 else ctx for i in layers]
             out.append((torch.stack(stack).numpy().astype(np.float32), oov))
         return out
-
-    def embed_sentences(
-        self,
-        texts,
-        pooling: str = "mean",
-        layers: Layers = -1,
-        batch_size: int = 32,
-        progress: bool | None = None,
-    ) -> np.ndarray:
-        if pooling not in ("mean", "max"):
-            raise InputError(f"pooling={pooling!r}: use 'mean' or 'max'")
-        res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
-        return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
 
     # the slot API ---------------------------------------------------------------------------
     def _slot(self, tokens: str | Sequence[str], index: int | None) -> tuple[list[str], int]:
@@ -364,13 +351,7 @@ def train_context2vec(
             return {"loss": total / max(n, 1), "mrr": rr / max(n, 1)}
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps,
-    )
+    loop = LoopConfig.like(cfg)
     history = train(
         model, opt, batches, loss_fn, loop, checkpoint, resume, validate, progress, "context2vec"
     )

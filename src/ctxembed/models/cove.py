@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm.auto import tqdm
 
-from ..api import Embedder, Layers, read_manifest, write_manifest
+from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
 from ..text.words import split_words
@@ -282,19 +282,6 @@ class CoveEmbedder(Embedder):
         bar.close()
         return out
 
-    def embed_sentences(
-        self,
-        texts,
-        pooling: str = "mean",
-        layers: Layers = -1,
-        batch_size: int = 32,
-        progress: bool | None = None,
-    ) -> np.ndarray:
-        if pooling not in ("mean", "max"):
-            raise InputError(f"pooling={pooling!r}: use 'mean' or 'max'")
-        res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
-        return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
-
     def translate(self, texts: Sequence[str], beam: int = 5, max_len: int = 80) -> list[str]:
         """English -> German with the decoder trained beside the encoder (beam 1 = greedy)."""
         if self.decoder is None:
@@ -533,13 +520,7 @@ def train_cove(
             return {"ppl": math.exp(total / n), "bleu_greedy": bleu(hyps, vtgt)}
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps,
-    )
+    loop = LoopConfig.like(cfg)
     history = train(
         model, opt, batches, loss_fn, loop, checkpoint, resume, validate, progress, "cove"
     )

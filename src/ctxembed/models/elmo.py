@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ..api import Embedder, Layers, read_manifest, write_manifest
+from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
 from ..train.loop import History, LoopConfig, train
@@ -405,20 +405,6 @@ class ElmoEmbedder(Embedder):
         stacked = self._layers([d.words for d in docs], batch_size, progress)
         return [(s[list(layers)].numpy(), None) for s in stacked]
 
-    def embed_sentences(
-        self,
-        texts,
-        pooling: str = "mean",
-        layers: Layers = -1,
-        batch_size: int = 32,
-        progress: bool | None = None,
-    ):
-        """Mean (or max) over the words of a text at one layer (or a list, ``all``, a mix)."""
-        if pooling not in ("mean", "max"):
-            raise InputError(f"pooling={pooling!r}: use 'mean' or 'max'")
-        res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
-        return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
-
     def save(self, path: str | os.PathLike) -> None:
         with atomic_dir(path) as tmp:
             state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
@@ -546,13 +532,7 @@ def train_elmo(
             }
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps,
-    )
+    loop = LoopConfig.like(cfg)
     history = train(
         model, opt, batches, loss_fn, loop, checkpoint, resume, validate, progress, desc="elmo"
     )

@@ -325,13 +325,7 @@ def train_use(
         return loss, len(items), None
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        checkpoint_every=cfg.checkpoint_every,
-        max_steps=cfg.max_steps,
-    )
+    loop = LoopConfig.like(cfg)
     history = train(model, opt, batches, loss_fn, loop, checkpoint, resume, None, progress, "use")
     model.eval()
     return embedder, history

@@ -38,6 +38,11 @@ class LoopConfig:
     checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
     max_steps: int | None = None  # stop early (tests, time budgets)
 
+    @classmethod
+    def like(cls, cfg: Any) -> LoopConfig:
+        """The loop settings a family's training config holds under the same names."""
+        return cls(**{f: getattr(cfg, f) for f in cls.__dataclass_fields__ if hasattr(cfg, f)})
+
 
 @dataclass
 class History:
