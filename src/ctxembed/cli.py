@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -216,16 +217,27 @@ def checkpoint_dir(args: argparse.Namespace) -> Path:
     return ckpt
 
 
-def model_config(name: str, configs: dict, cls: type, family: str):
-    """A named config or a JSON file of the config dataclass's fields."""
+def model_config(name: str, configs: dict, cls: type | None, family: str):
+    """A named config or a JSON file of the config dataclass's fields (cls None: a dict)."""
     if name in configs:
         return configs[name]
     try:
-        return cls.from_dict(json.loads(Path(name).read_text(encoding="utf-8")))
+        data = json.loads(Path(name).read_text(encoding="utf-8"))
+        if cls is None:
+            if not isinstance(data, dict):
+                raise TypeError("expected a JSON object")
+            return data
+        return cls.from_dict(data)
     except FileNotFoundError:
         raise InputError(f"--config {name!r}: not {', '.join(configs)} and no such file") from None
     except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
         raise InputError(f"--config {name}: not a valid {family} config ({e})") from None
+
+
+def from_args(cls: type, args: argparse.Namespace, **values: Any):
+    """A training-config dataclass from the options of the same name, plus ``values``."""
+    given = {k: v for k, v in vars(args).items() if k in cls.__dataclass_fields__}
+    return cls(**(given | values))
 
 
 def peak_memory_mib() -> float:
@@ -259,17 +271,7 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
     model_cfg = model_config(args.config, CONFIGS, ElmoConfig, "ELMo")
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
-    cfg = ElmoTrainConfig(
-        max_len=args.max_len,
-        batch_size=args.batch_size,
-        min_count=args.min_count,
-        n_samples=args.samples,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-    )
+    cfg = from_args(ElmoTrainConfig, args, n_samples=args.samples)
     ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_elmo(
@@ -292,16 +294,7 @@ def cmd_train_context2vec(args: argparse.Namespace) -> int:
 
     model_cfg = model_config(args.config, CONFIGS, Context2VecConfig, "context2vec")
     model_cfg = replace(model_cfg, lowercase=not args.cased)
-    cfg = Context2VecTrainConfig(
-        batch_size=args.batch_size,
-        min_count=args.min_count,
-        n_negative=args.negative,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-    )
+    cfg = from_args(Context2VecTrainConfig, args, n_negative=args.negative)
     corpus = Corpus(args.corpus)
     valid = Corpus(args.valid) if args.valid else None
     ckpt = checkpoint_dir(args)
@@ -336,16 +329,7 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
         raise InputError(f"--glove {args.glove}: need static word vectors, got {glove.family}")
     src, tgt = read_parallel(args.src, args.tgt)
     valid = read_parallel(*args.valid) if args.valid else None
-    cfg = CoveTrainConfig(
-        batch_size=args.batch_size,
-        min_count=args.min_count,
-        lr=args.lr,
-        label_smoothing=args.label_smoothing,
-        epochs=args.epochs,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-    )
+    cfg = from_args(CoveTrainConfig, args)
     ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_cove(
@@ -369,31 +353,8 @@ def cmd_train_bert(args: argparse.Namespace) -> int:
     from .models.bert import CONFIGS, BertTrainConfig, save_bert, train_bert
     from .train.corpus import Corpus
 
-    if args.config in CONFIGS:
-        model_cfg = CONFIGS[args.config]
-    else:
-        try:
-            model_cfg = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                f"--config {args.config!r}: not {', '.join(CONFIGS)} and no such file"
-            ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"--config {args.config}: not valid JSON ({e})") from None
-        if not isinstance(model_cfg, dict):
-            raise InputError(f"--config {args.config}: expected a JSON object of BertConfig fields")
-    cfg = BertTrainConfig(
-        vocab_size=args.vocab_size,
-        lowercase=not args.cased,
-        max_len=args.max_len,
-        batch_size=args.batch_size,
-        whole_word=args.whole_word,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-    )
+    model_cfg = model_config(args.config, CONFIGS, None, "BERT")
+    cfg = from_args(BertTrainConfig, args, lowercase=not args.cased)
     corpus = Corpus(args.corpus)
     valid = Corpus(args.valid) if args.valid else None
     ckpt = checkpoint_dir(args)
@@ -445,15 +406,7 @@ def cmd_train_use(args: argparse.Namespace) -> int:
     from .train.corpus import Corpus
 
     tasks = tuple(t for t in ("neighbour", "nli", "sts") if t not in args.without)
-    cfg = UseTrainConfig(
-        batch_size=args.batch_size,
-        lr=args.lr,
-        epochs=args.epochs,
-        seed=args.seed,
-        checkpoint_every=args.checkpoint_every,
-        max_steps=args.max_steps,
-        tasks=tasks,
-    )
+    cfg = from_args(UseTrainConfig, args, tasks=tasks)
     model_cfg = UseConfig(variant=args.variant, dim=args.dim)
     nli = sick_nli() if "nli" in tasks else None
     sts = stsb_train() if "sts" in tasks else None
