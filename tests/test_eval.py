@@ -148,6 +148,12 @@ def test_bench_bad_input(tmp_path, capsys, monkeypatch):
     assert parse_tasks("layers") == (["coarsewsd", "wic"], True)
     with pytest.raises(TaskNotApplicable, match="minilm-l6 is transformer"):
         run_bench(["minilm-l6"], "analogy", limit=5, progress=False, log=lambda m: None)
+    # with several models the others still get a task named for all
+    both = run_bench(
+        ["glove-6b-50d", "minilm-l6"], "analogy", limit=5, progress=False, log=lambda m: None
+    )
+    assert {r.model for r in both.results} == {"glove-6b-50d"}
+    assert [(s["model"], s["task"]) for s in both.skipped] == [("minilm-l6", "analogy")]
     code = main(
         [
             "bench",
