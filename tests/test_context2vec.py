@@ -75,6 +75,19 @@ def test_layers_are_target_embedding_then_context(trained):
     assert sim == pytest.approx(float(c @ t / np.linalg.norm(c) / np.linalg.norm(t)), abs=1e-5)
 
 
+def test_word_similarity_reads_the_target_embeddings(trained):
+    from ctxembed.eval import wordsim
+    from ctxembed.eval.common import Cache, Context
+
+    emb = trained[0]
+    # a word alone has an empty context: its layer-1 vectors are all the same
+    alone = emb.embed_words(["game", "film"], layers=1)
+    assert np.allclose(alone[0].vectors, alone[1].vectors)
+    res = wordsim.run(Context("c2v", emb, Cache(None, "c2v"), limit=200))
+    assert all(r.details["layer"] == "0" for r in res)
+    assert any(np.isfinite(r.metrics["spearman"]) and r.details["pairs"] > 0 for r in res)
+
+
 def test_forward_masks_padding():
     torch.manual_seed(0)
     model = Context2Vec(Context2VecConfig(vocab_size=20, embed_dim=8, hidden_dim=8, out_dim=8))

@@ -130,6 +130,9 @@ class Embedder(ABC):
     family: str = "base"
     dim: int
     n_layers: int = 1  # layer 0 is the input layer; static models have only that one
+    # the layer that holds a word's context-free vector, where the main layer is useless for a
+    # word alone (context2vec's layer 1 is the vector of its *context*); word similarity reads it
+    lexical_layer: int | None = None
 
     def embed_words(
         self,

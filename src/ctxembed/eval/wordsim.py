@@ -109,11 +109,14 @@ def evaluate_set(embedder: Embedder, name: str, layers: Layers = -1) -> WordSimR
 
 
 def run(ctx: Context) -> list[Result]:
-    """Every set, Spearman and Pearson x100; contextual models at ``ctx.layers``."""
+    """Every set, Spearman and Pearson x100; contextual models at ``ctx.layers`` (or at their
+    ``lexical_layer``, where they have one)."""
     out = []
+    lexical = ctx.embedder.lexical_layer
+    layers = ctx.layers if lexical is None else lexical
     for name, file in SETS.items():
         pairs = ctx.take(read_pairs(DATA / file))
-        r = evaluate(ctx.embedder, pairs, name=name, layers=ctx.layers)
+        r = evaluate(ctx.embedder, pairs, name=name, layers=layers)
         out.append(
             Result(
                 task="wordsim",
@@ -126,7 +129,7 @@ def run(ctx: Context) -> list[Result]:
                 details={
                     "pairs": r.pairs,
                     "oov_pairs": r.oov_pairs,
-                    "layer": layer_label(ctx.layers, ctx.embedder.n_layers),
+                    "layer": layer_label(layers, ctx.embedder.n_layers),
                 },
             )
         )

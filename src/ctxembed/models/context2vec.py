@@ -117,6 +117,7 @@ class Context2VecEmbedder(Embedder):
     """Layer 0: target embedding of each word; layer 1: the context vector of its slot."""
 
     family = "context2vec"
+    lexical_layer = 0  # the target embeddings
     n_layers = 2
 
     def __init__(self, model: Context2Vec, vocab: list[str]):
