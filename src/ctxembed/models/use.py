@@ -322,7 +322,7 @@ def train_use(
         else:
             cos = F.cosine_similarity(u, v)
             loss = F.mse_loss(cos, torch.tensor([y for *_, y in items], dtype=torch.float32))
-        return loss, len(items), None
+        return loss, sum(len(a) + len(b) for a, b, *_ in items), None
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loop = LoopConfig.like(cfg)
