@@ -39,7 +39,9 @@ class TestContract(EmbedderContract):
 
 def test_loss_falls(trained):
     _, _, hist = trained
-    assert np.mean(hist.losses[-10:]) < np.mean(hist.losses[:10]) - 1.0
+    # about 7.2 -> 6.2; the WordPiece vocabulary differs a little from run to run (tokenizers'
+    # trainer breaks ties in hash-map order: huggingface/tokenizers#1794), so leave a margin
+    assert np.mean(hist.losses[-10:]) < np.mean(hist.losses[:10]) - 0.7
     assert hist.valid[-1]["mlm_loss"] < hist.valid[0]["mlm_loss"]
 
 

@@ -68,7 +68,12 @@ class BertTrainConfig:
 
 
 def train_tokenizer(lines: list[list[str]], vocab_size: int, lowercase: bool):
-    """A WordPiece tokenizer (BERT's normaliser and pre-tokenizer) trained on the corpus."""
+    """A WordPiece tokenizer (BERT's normaliser and pre-tokenizer) trained on the corpus.
+
+    Not bit-for-bit reproducible: tokenizers' trainer numbers the ``##`` pieces in hash-map
+    order, which breaks merge ties differently from run to run (huggingface/tokenizers#1794,
+    open). The model given a tokenizer is deterministic; the saved folder keeps the tokenizer.
+    """
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertTokenizerFast
 
