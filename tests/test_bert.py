@@ -106,3 +106,7 @@ def test_folder_is_a_hugging_face_checkpoint(tmp_path, wiki_text_file, capsys):
     (tmp_path / "bad.json").write_text("[1, 2]")
     assert main([*args[:-1], str(tmp_path / "b2"), "--config", str(tmp_path / "bad.json")]) == 1
     assert "JSON object" in capsys.readouterr().err
+    (tmp_path / "typo.json").write_text(json.dumps({**TINY, "hidden_sizee": 64}))
+    assert main([*args[:-1], str(tmp_path / "b3"), "--config", str(tmp_path / "typo.json")]) == 1
+    assert "unknown BertConfig field(s): hidden_sizee" in capsys.readouterr().err
+    assert not (tmp_path / "b3").exists()

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,11 @@ def _positive(value: str) -> int:
 def _loop_args(t: argparse.ArgumentParser, checkpoint_every: int | None = 500) -> None:
     """The options every neural trainer shares (None: no checkpoints, so no --resume)."""
     t.add_argument("--max-steps", type=_positive, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
     if checkpoint_every is not None:
         t.add_argument("--checkpoint-every", type=_positive, default=checkpoint_every)
-    t.add_argument("--seed", type=int, default=0)
-    if checkpoint_every is not None:
         t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
-    t.add_argument("--quiet", action="store_true")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -217,17 +216,12 @@ def checkpoint_dir(args: argparse.Namespace) -> Path:
     return ckpt
 
 
-def model_config(name: str, configs: dict, cls: type | None, family: str):
-    """A named config or a JSON file of the config dataclass's fields (cls None: a dict)."""
+def model_config(name: str, configs: dict, parse: Callable[[Any], Any], family: str):
+    """A named config, or a JSON file that ``parse`` turns into one (TypeError: bad fields)."""
     if name in configs:
         return configs[name]
     try:
-        data = json.loads(Path(name).read_text(encoding="utf-8"))
-        if cls is None:
-            if not isinstance(data, dict):
-                raise TypeError("expected a JSON object")
-            return data
-        return cls.from_dict(data)
+        return parse(json.loads(Path(name).read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise InputError(f"--config {name!r}: not {', '.join(configs)} and no such file") from None
     except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
@@ -268,7 +262,7 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
     from .models.elmo import CONFIGS, ElmoConfig, ElmoTrainConfig, train_elmo
     from .train.corpus import Corpus
 
-    model_cfg = model_config(args.config, CONFIGS, ElmoConfig, "ELMo")
+    model_cfg = model_config(args.config, CONFIGS, ElmoConfig.from_dict, "ELMo")
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
     cfg = from_args(ElmoTrainConfig, args, n_samples=args.samples)
@@ -292,7 +286,7 @@ def cmd_train_context2vec(args: argparse.Namespace) -> int:
     )
     from .train.corpus import Corpus
 
-    model_cfg = model_config(args.config, CONFIGS, Context2VecConfig, "context2vec")
+    model_cfg = model_config(args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec")
     model_cfg = replace(model_cfg, lowercase=not args.cased)
     cfg = from_args(Context2VecTrainConfig, args, n_negative=args.negative)
     corpus = Corpus(args.corpus)
@@ -323,7 +317,7 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
     from .models.cove import CONFIGS, CoveConfig, CoveTrainConfig, bleu, train_cove
     from .models.static import StaticEmbedder
 
-    model_cfg = model_config(args.config, CONFIGS, CoveConfig, "CoVe")
+    model_cfg = model_config(args.config, CONFIGS, CoveConfig.from_dict, "CoVe")
     glove = load(args.glove)
     if not isinstance(glove, StaticEmbedder):
         raise InputError(f"--glove {args.glove}: need static word vectors, got {glove.family}")
@@ -350,21 +344,18 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
 
 
 def cmd_train_bert(args: argparse.Namespace) -> int:
-    from .models.bert import CONFIGS, BertTrainConfig, save_bert, train_bert
+    from .models.bert import CONFIGS, BertTrainConfig, bert_fields, save_bert, train_bert
     from .train.corpus import Corpus
 
-    model_cfg = model_config(args.config, CONFIGS, None, "BERT")
+    model_cfg = model_config(args.config, CONFIGS, bert_fields, "BERT")
     cfg = from_args(BertTrainConfig, args, lowercase=not args.cased)
     corpus = Corpus(args.corpus)
     valid = Corpus(args.valid) if args.valid else None
     ckpt = checkpoint_dir(args)
     start = time.perf_counter()
-    try:
-        embedder, model, hist = train_bert(
-            corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
-        )
-    except TypeError as e:  # an unknown BertConfig field in a config file
-        raise InputError(f"--config {args.config}: {e}") from None
+    embedder, model, hist = train_bert(
+        corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
 
     def save(out: str) -> None:
         save_bert(model, embedder.tokenizer, out, embedder.config())

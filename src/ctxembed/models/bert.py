@@ -49,6 +49,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def bert_fields(data: Any) -> dict[str, Any]:
+    """A config file's BertConfig fields, checked: BertConfig itself keeps a misspelt field
+    as an extra attribute and trains the default model without a word."""
+    from transformers import BertConfig
+
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object of BertConfig fields")
+    unknown = sorted(set(data) - set(BertConfig().to_dict()))
+    if unknown:
+        raise TypeError(f"unknown BertConfig field(s): {', '.join(unknown)}")
+    return data
+
+
 @dataclass
 class BertTrainConfig:
     vocab_size: int = 16000  # WordPiece vocabulary
