@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-all lint bench setup clean
+.PHONY: demo test test-all test-contract-1thread test-install lint bench setup clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# every embedder's contract (batch mates, save/load, ...) on one thread: sums in another order
+test-contract-1thread: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -k Contract
+
+# a real install: the wheel built from this tree, in a fresh venv, run from outside the checkout
+test-install: $(STAMP)
+	$(PY) -m pytest -q --runslow tests/test_install.py
 
 test-all: $(STAMP)
 	CTXEMBED_SLOW=1 $(PY) -m pytest -q

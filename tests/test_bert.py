@@ -9,7 +9,7 @@ from ctxembed.cli import main
 from ctxembed.models.bert import SPECIALS, BertTrainConfig, MlmData, mask_tokens, train_bert
 
 from .conftest import wiki_lines
-from .contract import EmbedderContract
+from .contract import EmbedderContract, assert_same
 
 TINY = dict(
     hidden_size=48,
@@ -102,7 +102,7 @@ def test_folder_is_a_hugging_face_checkpoint(tmp_path, wiki_text_file, capsys):
         hidden = hf(**enc).last_hidden_state[0]
     pieces = np.array([-1 if w is None else w for w in enc.word_ids()])
     ref = np.stack([hidden[pieces == k].mean(0).numpy() for k in range(3)])
-    np.testing.assert_allclose(ours.embed_words([words])[0].vectors, ref, atol=1e-4)
+    assert_same(ours.embed_words([words])[0].vectors, ref)
     (tmp_path / "bad.json").write_text("[1, 2]")
     assert main([*args[:-1], str(tmp_path / "b2"), "--config", str(tmp_path / "bad.json")]) == 1
     assert "JSON object" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -8,11 +10,20 @@ import pytest
 import ctxembed
 from ctxembed.cli import main
 
+from .conftest import wiki_lines
+from .contract import assert_same
+
 
 def run(capsys, *args):
     code = main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def npz_words(z) -> list[str]:
+    """The words of an ``embed`` .npz, the way README says to read them."""
+    buf, ends = z["word_bytes"].tobytes(), z["word_ends"]
+    return [buf[s:e].decode() for s, e in zip(np.r_[0, ends[:-1]], ends, strict=True)]
 
 
 def test_models_lists_the_registry(capsys):
@@ -29,7 +40,7 @@ def test_embed_text_lines_to_npz(capsys, tmp_path, glove6b):
     assert code == 0 and "2 texts, 10 words" in out
     with np.load(tmp_path / "o.npz", allow_pickle=False) as z:
         assert z["lengths"].tolist() == [6, 4] and z["vectors"].shape == (10, 50)
-        assert z["words"].tolist()[:5] == ["I", "went", "to", "the", "bank"]
+        assert npz_words(z)[:5] == ["I", "went", "to", "the", "bank"]
         assert z["offsets"][4].tolist() == [14, 18]
         np.testing.assert_array_equal(z["vectors"][4], glove6b.vector("bank"))
 
@@ -53,22 +64,22 @@ def test_embed_jsonl_to_jsonl_with_layers(capsys, tmp_path, minilm):
     got = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert got[1]["words"] == ["money", "in", "the", "bank"] and got[1]["offsets"] is None
     expected = minilm.embed_words([rows[1]["words"]], layers=[0, 6])[0].vectors
-    np.testing.assert_allclose(np.array(got[1]["vectors"]), expected, atol=1e-6)
+    assert_same(np.array(got[1]["vectors"]), expected)
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    "content, option, message",
     [
-        (b"fine\n\nafter blank\n", "line 2: the text is empty"),
-        (b"fine\ncaf\xe9\n", "line 2: not valid UTF-8"),
-        (b"ok\n\xe2\x80\x8b\n", "line 2: the text is empty"),
+        (b"fine\n\nafter blank\n", "--keep-blank", "line 2: the text is empty"),
+        (b"fine\ncaf\xe9\n", "--quiet", "line 2: not valid UTF-8"),
+        (b"ok\n\xe2\x80\x8b\n", "--quiet", "line 2: the text is empty"),
     ],
 )
-def test_embed_bad_input_names_the_line(capsys, tmp_path, content, message):
+def test_embed_bad_input_names_the_line(capsys, tmp_path, content, option, message):
     src = tmp_path / "in.txt"
     src.write_bytes(content)
     code, _, err = run(
-        capsys, "embed", "--model", "glove-6b-50d", str(src), str(tmp_path / "o.npz")
+        capsys, "embed", "--model", "glove-6b-50d", option, str(src), str(tmp_path / "o.npz")
     )
     assert code == 1 and message in err
     assert not list(tmp_path.glob("*o.npz*")), "nothing half-written"
@@ -264,5 +275,193 @@ def test_train_elmo_with_a_config_file(capsys, tmp_path, wiki_text_file):
     assert code == 0 and stdout.startswith("elmo (") and "2 steps" in stdout
     model = ctxembed.load(out)
     assert model.family == "elmo" and model.dim == 32 and model.n_layers == 2
-    code, _, err = run(capsys, *args[:7], str(tmp_path / "missing.json"), "--quiet")
+    pub = tmp_path / "pub"
+    code, stdout, _ = run(capsys, "export", "--model", str(out), "--format", "elmo-hdf5", str(pub))
+    assert code == 0 and sorted(p.name for p in pub.iterdir()) == ["options.json", "weights.hdf5"]
+    texts = ["the bank of the river", "a long time ago"]
+    for a, b in zip(model.embed_words(texts), ctxembed.load(pub).embed_words(texts), strict=True):
+        assert_same(a.vectors, b.vectors)
+    code, _, err = run(capsys, "export", "--model", str(out), "--format", "elmo-hdf5", str(pub))
+    assert code == 1 and "--overwrite" in err
+    export = ["export", "--model", str(out), "--format", "elmo-hdf5", "--overwrite", str(pub)]
+    assert run(capsys, *export)[0] == 0
+    code, _, err = run(capsys, *export[:-1], str(tmp_path))
+    assert code == 1 and "did not write" in err
+    code, _, err = run(capsys, *args[:7], str(tmp_path / "missing.json"), "--overwrite")
     assert code == 1 and "no such file" in err
+
+
+def test_embed_skips_blank_lines_and_counts_oov(capsys, tmp_path, glove6b):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "the bank qwzxv"}\n\n{"words": ["qwzxv", "river"]}\n\n')
+    txt = tmp_path / "in.txt"
+    txt.write_text("the bank qwzxv\n\nqwzxv river\n\n")
+    out_npz = tmp_path / "o.npz"
+    code, out, _ = run(
+        capsys, "embed", "--model", "glove-6b-50d", "--quiet", str(txt), str(out_npz)
+    )
+    assert code == 0 and "2 texts, 5 words (2 out of vocabulary)" in out
+    assert "skipped 2 blank lines" in out
+    with np.load(out_npz, allow_pickle=False) as z:
+        assert z["lines"].tolist() == [1, 3] and z["oov"].tolist() == [0, 0, 1, 1, 0]
+        assert npz_words(z) == ["the", "bank", "qwzxv", "qwzxv", "river"]
+    out_jsonl = tmp_path / "o.jsonl"
+    code, out, _ = run(
+        capsys, "embed", "--model", "glove-6b-50d", "--quiet", str(src), str(out_jsonl)
+    )
+    assert code == 0 and "(2 out of vocabulary)" in out
+    rows = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [1, 3]
+    assert rows[0]["oov"] == [False, False, True] and rows[1]["oov"] == [True, False]
+    np.testing.assert_array_equal(rows[1]["vectors"][1], glove6b.vector("river"))
+
+
+def test_embed_npz_size_follows_content(capsys, tmp_path):
+    src = tmp_path / "in.txt"
+    lines = ["x" * 20_000] + [" ".join(t) for t in wiki_lines(100)]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "o.npz"
+    code, stdout, _ = run(capsys, "embed", "--model", "glove-6b-50d", "--quiet", str(src), str(out))
+    assert code == 0
+    with np.load(out, allow_pickle=False) as z:
+        n_words = len(z["vectors"])
+        assert npz_words(z)[0] == "x" * 20_000 and z["lengths"].sum() == n_words
+    # vectors plus the words' bytes and offsets; the old fixed-width words took 80 kB each
+    assert out.stat().st_size < n_words * (50 * 4 + 100) + 2 * src.stat().st_size
+
+
+def test_embed_refuses_to_overwrite(capsys, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "the bank"}\n')
+    code, _, err = run(
+        capsys, "embed", "--model", "glove-6b-50d", "--overwrite", str(src), str(src)
+    )
+    assert code == 1 and "also the input" in err
+    assert src.read_text() == '{"text": "the bank"}\n'
+    out = tmp_path / "o.jsonl"
+    out.write_text("precious\n")
+    code, _, err = run(capsys, "embed", "--model", "glove-6b-50d", str(src), str(out))
+    assert code == 1 and "--overwrite" in err and out.read_text() == "precious\n"
+    code, _, _ = run(capsys, "embed", "--model", "glove-6b-50d", "--overwrite", str(src), str(out))
+    assert code == 0 and json.loads(out.read_text())["words"] == ["the", "bank"]
+
+
+def test_embed_long_text_shows_windows_done(capsys, tmp_path):
+    src = tmp_path / "in.txt"
+    words = [w for t in wiki_lines(100) for w in t][:1_050]  # cli.LONG_TEXT is 1,000
+    src.write_text(" ".join(words) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "embed", "--model", "minilm-l6", str(src), str(tmp_path / "o.npz"))
+    assert code == 0 and "window" in err
+
+
+@pytest.mark.slow  # a subprocess that loads glove-6b-50d
+def test_sigterm_leaves_no_temporary_files(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("the bank of the river flooded again\n" * 20_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ctxembed.cli", "embed", "--model", "glove-6b-50d", "--quiet"]
+        + [str(src), str(tmp_path / "o.npz")],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".o.npz.*.tmp")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "embedding never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_train_refuses_an_unrelated_out_before_training(capsys, tmp_path, wiki_text_file):
+    stuff = tmp_path / "stuff"
+    stuff.mkdir()
+    (stuff / "notes.txt").write_text("mine")
+    (tmp_path / "some_file").write_text("also mine")
+    for family in ("word2vec", "glove", "elmo", "context2vec", "bert", "use"):
+        for out, message in [(stuff, "did not write"), (tmp_path / "some_file", "not a folder")]:
+            # the corpus does not exist: the error is about --out, so it came first
+            code, _, err = run(
+                capsys, "train", family, "--corpus", "missing.txt", "--out", str(out), "--overwrite"
+            )
+            assert code == 1 and message in err, (family, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["some_file", "stuff"]
+    assert [p.name for p in stuff.iterdir()] == ["notes.txt"]
+    code, _, err = run(
+        capsys,
+        "train",
+        "mirror",
+        "--base",
+        "minilm-l6",
+        "--corpus",
+        "missing.txt",
+        "--out",
+        str(stuff),
+    )
+    assert code == 1 and "did not write" in err
+
+
+def test_train_out_dot_and_overwrite(capsys, tmp_path, monkeypatch, wiki_text_file):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "word2vec", "--corpus", str(wiki_text_file), "--dim", "8", "--epochs", "1"]
+    code, _, err = run(capsys, *args, "--out", ".")
+    assert code == 1 and "current folder" in err
+    assert run(capsys, *args, "--out", "m", "--quiet")[0] == 0
+    code, _, err = run(capsys, *args, "--out", "m", "--quiet")
+    assert code == 1 and "--overwrite" in err
+    assert run(capsys, *args, "--out", "m", "--quiet", "--overwrite")[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_train_glove_resumes_from_its_checkpoint(capsys, tmp_path, wiki_text_file):
+    from ctxembed.models.glove import GloVeConfig, train_glove
+    from ctxembed.train.corpus import Corpus
+
+    out, ck = tmp_path / "g", tmp_path / "g.checkpoint"
+    train_glove(
+        Corpus(wiki_text_file), GloVeConfig(dim=8, epochs=1), progress=False, checkpoint_dir=ck
+    )
+    args = ["train", "glove", "--corpus", str(wiki_text_file), "--out", str(out), "--dim", "8"]
+    code, _, err = run(capsys, *args, "--epochs", "2", "--quiet")
+    assert code == 1 and "--resume" in err
+    code, out_text, _ = run(capsys, *args, "--epochs", "2", "--quiet", "--resume")
+    assert code == 0 and len(ctxembed.load(out).config["stats"]["loss_per_epoch"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"], "the checkpoint is removed"
+    ck.mkdir()
+    (ck / "notes.txt").write_text("mine")
+    code, _, err = run(capsys, *args, "--quiet", "--resume", "--overwrite")
+    assert code == 1 and "did not write" in err and (ck / "notes.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["glove", "--lr", "-1"], "--lr: must be a finite number above 0"),
+        (["glove", "--x-max", "0"], "--x-max: must be a finite number above 0"),
+        (["glove", "--alpha", "nan"], "--alpha: must be a finite number above 0"),
+        (["elmo", "--samples", "-5"], "--samples: must be 0 or more"),
+        (["cove", "--label-smoothing", "1.5"], "--label-smoothing: must be at least 0"),
+        (["mirror", "--base", "minilm-l6", "--temperature", "inf"], "--temperature: must be"),
+    ],
+)
+def test_train_refuses_nonsense_numbers(capsys, tmp_path, args, message):
+    with pytest.raises(SystemExit) as e:
+        main(["train", *args, "--corpus", "c.txt", "--out", str(tmp_path / "m")])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_mix_weights_must_be_finite(capsys, tmp_path):
+    (tmp_path / "in.txt").write_text("the bank\n")
+    for mix in ("mix:nan,1,1,1,1,1,1", "mix:1,1,1,1,1,1,1@inf"):
+        code, _, err = run(
+            capsys,
+            "embed",
+            "--model",
+            "minilm-l6",
+            "--layers",
+            mix,
+            str(tmp_path / "in.txt"),
+            str(tmp_path / "o.npz"),
+        )
+        assert code == 1 and "finite" in err

@@ -15,7 +15,7 @@ from ctxembed.models.context2vec import (
 )
 
 from .conftest import wiki_lines
-from .contract import EmbedderContract
+from .contract import TOL, EmbedderContract, assert_same
 
 SMALL = Context2VecConfig(embed_dim=48, hidden_dim=96, out_dim=96)
 
@@ -58,7 +58,7 @@ def test_context_vector_ignores_the_word_in_the_slot(trained):
     emb = trained[0]
     a = emb.context_vector("the game was released in [] .")
     b = emb.context_vector(["the", "game", "was", "released", "in", "march", "."], 5)
-    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert_same(a, b)
     c = emb.context_vector(["the", "game", "was", "released", "in", "march", "!"], 5)
     assert not np.allclose(a, c, atol=1e-4)
 
@@ -66,13 +66,13 @@ def test_context_vector_ignores_the_word_in_the_slot(trained):
 def test_layers_are_target_embedding_then_context(trained):
     emb = trained[0]
     (wv,) = emb.embed_words([["the", "game", "was", "released"]], layers="all", return_layers=True)
-    np.testing.assert_allclose(wv.layers[0, 1], emb.target_vector("game"), atol=1e-6)
+    assert_same(wv.layers[0, 1], emb.target_vector("game"))
     np.testing.assert_allclose(
         wv.layers[1, 1], emb.context_vector(["the", "game", "was", "released"], 1), atol=1e-5
     )
     sim = emb.similarity("the [] was released", "game")
     c, t = wv.layers[1, 1], wv.layers[0, 1]
-    assert sim == pytest.approx(float(c @ t / np.linalg.norm(c) / np.linalg.norm(t)), abs=1e-5)
+    assert sim == pytest.approx(float(c @ t / np.linalg.norm(c) / np.linalg.norm(t)), abs=TOL)
 
 
 def test_word_similarity_reads_the_target_embeddings(trained):
@@ -95,7 +95,7 @@ def test_forward_masks_padding():
     both = model(ids, torch.tensor([5, 3]))
     alone = model(ids[1:, :3], torch.tensor([3]))
     assert both.shape == (2, 3, 8)
-    torch.testing.assert_close(both[1, :1], alone[0, :1], atol=1e-6, rtol=0)
+    assert_same(both[1, :1], alone[0, :1])
 
 
 def test_bad_slot_input_is_a_clear_error(trained):

@@ -18,7 +18,7 @@ from ctxembed.models.cove import (
 from ctxembed.models.static import StaticEmbedder
 
 from .conftest import DATA
-from .contract import EmbedderContract
+from .contract import EmbedderContract, assert_same
 
 SMALL = CoveConfig(hidden_dim=32, tgt_embed_dim=32, dec_hidden=48, dropout=0.0)
 
@@ -60,11 +60,15 @@ def test_parts_and_layers(trained):
     emb = trained[0]
     text = ["A man in a blue shirt is standing on a ladder ."]
     both = emb.embed_words(text, layers="all", return_layers=True)[0]
-    assert both.layers.shape == (2, 12, 50 + 64)
+    assert both.layers.shape == (3, 12, 50 + 64)
     glove = emb.glove.embed_words(text)[0].vectors
+    # layer 0 is the context-free input (GloVe, zero-padded), as in every family
     np.testing.assert_array_equal(both.layers[0, :, :50], glove)
+    assert not both.layers[0, :, 50:].any()
+    np.testing.assert_array_equal(both.layers[2, :, :50], glove)
     cove = CoveEmbedder(emb.encoder, emb.glove, emb.cfg, part="cove")
-    np.testing.assert_allclose(cove.embed_words(text)[0].vectors, both.layers[1, :, 50:], atol=1e-6)
+    assert_same(cove.embed_words(text)[0].vectors, both.layers[2, :, 50:])
+    assert_same(cove.embed_words(text, layers=1)[0].vectors, both.layers[1, :, 50:])
     g = CoveEmbedder(emb.encoder, emb.glove, emb.cfg, part="glove")
     assert g.n_layers == 1 and g.dim == 50
     with pytest.raises(InputError, match="part="):
@@ -83,7 +87,7 @@ def test_released_encoder_layout_loads(tmp_path):
     with torch.no_grad():
         expected = lstm(x)[0][0]
     got = emb.embed_words([["the", "river", "bank"]])[0].vectors
-    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+    assert_same(got, expected.numpy())
     # the same weights under an "rnn." prefix load too
     torch.save({f"rnn.{k}": v for k, v in lstm.state_dict().items()}, tmp_path / "prefixed.pth")
     assert read_wmtlstm(tmp_path / "prefixed.pth", glove).dim == 900
@@ -122,7 +126,7 @@ def test_cli_trains_and_loads(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "BLEU" in printed and "beam 2" in printed
     loaded = ctxembed.load(out, part="cove")
-    assert loaded.dim == 600 and loaded.n_layers == 2
+    assert loaded.dim == 600 and loaded.n_layers == 3
     (tmp_path / "short.de").write_text("eins\n", encoding="utf-8")
     bad = ["train", "cove", "--src", str(tmp_path / "s.en"), "--tgt", str(tmp_path / "short.de")]
     assert main([*bad, "--out", str(tmp_path / "x")]) == 1

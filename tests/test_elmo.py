@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from ctxembed import InputError
 from ctxembed.models.elmo import (
     BiLM,
     ElmoConfig,
@@ -14,9 +15,10 @@ from ctxembed.models.elmo import (
     sampled_softmax_nll,
     word_chars,
 )
+from ctxembed.text.windows import windows
 
 from .conftest import wiki_lines
-from .contract import EmbedderContract
+from .contract import TOL, EmbedderContract, assert_same
 
 TINY = ElmoConfig(
     filters=[(1, 8), (2, 8), (3, 16)],
@@ -94,7 +96,7 @@ def test_padding_and_batch_mates_do_not_change_a_sentence(encoder):
                 ]
             )
         )
-    torch.testing.assert_close(batched[:, 0, :7], alone[:, 0], atol=1e-5, rtol=0)
+    assert_same(batched[:, 0, :7], alone[:, 0])
 
 
 @ENCODERS
@@ -135,18 +137,32 @@ def test_tiny_elmo_overfits_real_sentences(encoder):
     assert len(vocab) > 50
 
 
-def test_sampled_softmax_matches_full_softmax_in_expectation():
-    V = 50
+def test_sampled_softmax_gradient_matches_full_softmax_in_expectation():
+    V = 30
     assert torch.exp(log_uniform_log_q(torch.arange(V), V)).sum().item() == pytest.approx(
         1.0, abs=1e-5
     )
     torch.manual_seed(0)
-    w, b = torch.randn(V, 8), torch.zeros(V)
-    h, y = torch.randn(16, 8), torch.randint(0, V, (16,))
-    full = torch.nn.functional.cross_entropy(h @ w.T + b, y)
-    sampled = torch.stack([sampled_softmax_nll(w, b, h, y, 2000) for _ in range(5)]).mean()
-    # with every word sampled the correction only shifts logits: close to the full loss
-    assert sampled.item() == pytest.approx(full.item(), rel=0.25)
+    w, h = torch.randn(V, 8), torch.randn(64, 8)
+    y = (
+        (torch.exp(torch.rand(64, dtype=torch.float64) * math.log(V + 1)) - 1)
+        .long()
+        .clamp(0, V - 1)
+    )
+
+    def bias_grad(loss) -> torch.Tensor:
+        b = torch.zeros(V, requires_grad=True)
+        loss(b).backward()
+        return b.grad
+
+    full = bias_grad(lambda b: torch.nn.functional.cross_entropy(h @ w.T + b, y))
+    # 100 draws with replacement: frequent words are almost always in, rare ones rarely. The
+    # mean gradient over many draws is within 5% of the full softmax's with the inclusion
+    # correction (measured 2.7-3.2% over seeds); correcting by log q instead gives 19%, no correction 7%.
+    sampled = torch.stack(
+        [bias_grad(lambda b: sampled_softmax_nll(w, b, h, y, 100)) for _ in range(1000)]
+    ).mean(0)
+    assert ((sampled - full).norm() / full.norm()).item() < 0.05
 
 
 class TestElmoContract(EmbedderContract):
@@ -164,6 +180,27 @@ def test_elmo_embedder_layers_and_long_text():
     assert long.vectors.shape == (2000, 48) and torch.isfinite(torch.from_numpy(long.vectors)).all()
     sent = emb.embed_sentences(["the bank of the river"], layers=1)
     torch.testing.assert_close(torch.from_numpy(sent[0]), torch.from_numpy(wv.layers[1].mean(0)))
+
+
+def test_transformer_bilm_reads_long_texts_in_windows():
+    emb = ElmoEmbedder(tiny(encoder="transformer"), window=16)
+    words = [w for line in wiki_lines(10) for w in line][:100]
+    (long,) = emb.embed_words([words], layers="all", return_layers=True)
+    # a window of 16 words owned, e.g., words 28..35 of the 100: the same as reading that
+    # window alone, framed by <S> ... </S>
+    spans = windows(100, 16)
+    s, e, own_s, own_e = spans[3]
+    (alone,) = emb.embed_words([words[s:e]], layers="all", return_layers=True)
+    assert_same(long.layers[:, own_s:own_e], alone.layers[:, own_s - s : own_e - s])
+    # ... and differs from a reading of the whole text at once (the model attends further)
+    whole = ElmoEmbedder(emb.model, window=1000).embed_words([words], layers=-1)[0]
+    assert np.abs(whole.vectors[own_s:own_e] - long.vectors[own_s:own_e]).max() > 1e-3
+    # texts within the window are read whole, as before
+    (short,) = emb.embed_words([words[:16]])
+    (short_whole,) = ElmoEmbedder(emb.model, window=1000).embed_words([words[:16]])
+    assert_same(short.vectors, short_whole.vectors)
+    with pytest.raises(InputError):
+        ElmoEmbedder(emb.model, window=0)
 
 
 def _train(tmp_path, max_steps, resume=False, valid=None):
@@ -189,16 +226,22 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     _, first = _train(tmp_path / "b", 4)  # "interrupted" after step 4
     emb, resumed = _train(tmp_path / "b", 8, resume=True)
     assert len(first.losses) == 4 and len(resumed.losses) == 8
-    assert resumed.losses == pytest.approx(full.losses, abs=1e-4)
+    assert resumed.losses == pytest.approx(full.losses, abs=TOL)
     assert emb.vocab[:2] == ["</S>", "<S>"]
 
 
 def test_training_reports_validation_perplexity_and_saves(tmp_path):
     import ctxembed
 
-    emb, hist = _train(tmp_path, 30, valid=wiki_lines(40)[30:])
+    valid = wiki_lines(40)[30:]  # held apart: _train trains on the first 30 lines
+    _, untrained = _train(tmp_path / "untrained", 0, valid=valid)
+    emb, hist = _train(tmp_path, 60, valid=valid)
     assert {"ppl_forward", "ppl_backward", "ppl_mean"} <= set(hist.valid[-1])
-    assert hist.valid[-1]["ppl_mean"] < len(emb.vocab) * 2
+    # 60 steps take each direction's held-apart perplexity from ~490 (untrained, about the
+    # 508-word vocabulary) to ~170-220 (ratio 0.34-0.44 over seeds 0-2): an LM that never
+    # updates, or a direction that gets no gradient, stays near 1
+    for key in ("ppl_forward", "ppl_backward"):
+        assert hist.valid[-1][key] < 0.6 * untrained.valid[-1][key]
     emb.save(tmp_path / "elmo")
     again = ctxembed.load(tmp_path / "elmo")
     a, b = emb.embed_words(["the bank of the river"]), again.embed_words(["the bank of the river"])
@@ -277,7 +320,7 @@ def test_hdf5_lstm_follows_tensorflow_conventions(tmp_path):
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     c = np.clip(sig(i) * np.tanh(j), -3, 3)  # c0 = 0, so the forget gate (f + 1) drops out here
     h = np.clip((sig(o) * np.tanh(c)) @ WP, -3, 3)
-    np.testing.assert_allclose(ours, h, atol=1e-5)
+    assert_same(ours, h)
     # a second step exercises the forget gate and the recurrent weights
     x2 = rng.normal(size=(1, 2, P)).astype(np.float32)
     x2[0, 0] = x[0, 0]
@@ -287,4 +330,4 @@ def test_hdf5_lstm_follows_tensorflow_conventions(tmp_path):
     i, j, f_, o = np.split(z2, 4)
     c2 = np.clip(sig(f_ + 1.0) * c + sig(i) * np.tanh(j), -3, 3)
     h2 = np.clip((sig(o) * np.tanh(c2)) @ WP, -3, 3)
-    np.testing.assert_allclose(ours2, h2, atol=1e-5)
+    assert_same(ours2, h2)

@@ -1,13 +1,24 @@
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from ctxembed import InputError
-from ctxembed.models.glove import GloVeConfig, build_vocab, count_cooccurrences, train_glove
+from ctxembed.models.glove import (
+    GloVeConfig,
+    _adagrad,
+    _Params,
+    build_vocab,
+    count_cooccurrences,
+    glove_step,
+    train_glove,
+)
 from ctxembed.train.corpus import Corpus
 
 from .conftest import wiki_lines
+from .contract import TOL, assert_same
 
 
 def test_cooccurrences_match_hand_count():
@@ -36,7 +47,7 @@ def test_chunked_counting_equals_one_pass():
     whole = count_cooccurrences(corpus, vocab, 5, chunk_tokens=10**9)
     chunked = count_cooccurrences(corpus, vocab, 5, chunk_tokens=500)  # many chunks and merges
     for a, b in zip(whole, chunked, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+        assert_same(a, b)
 
 
 def test_vocab_is_frequency_sorted_and_min_count_applies():
@@ -76,9 +87,9 @@ def test_resume_continues_like_an_uninterrupted_run(tmp_path):
     # a run that stopped after epoch 2 left its checkpoint behind
     train_glove(corpus, replace(cfg, epochs=2), progress=False, checkpoint_dir=tmp_path / "ck")
     resumed = train_glove(corpus, cfg, progress=False, checkpoint_dir=tmp_path / "ck", resume=True)
-    np.testing.assert_allclose(resumed.vectors, full.vectors, atol=1e-4)
+    assert_same(resumed.vectors, full.vectors)
     losses = full.config["stats"]["loss_per_epoch"]
-    assert resumed.config["stats"]["loss_per_epoch"] == pytest.approx(losses[2:], abs=1e-4)
+    assert resumed.config["stats"]["loss_per_epoch"] == pytest.approx(losses[2:], abs=TOL)
     with pytest.raises(InputError, match="another config"):
         train_glove(
             corpus, replace(cfg, dim=8), progress=False, checkpoint_dir=tmp_path / "ck", resume=True
@@ -91,3 +102,62 @@ def test_same_seed_same_vectors():
     a = train_glove(corpus, cfg, progress=False)
     b = train_glove(corpus, cfg, progress=False)
     np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def glove_c(W, C, bw, bc, gW, gC, gbw, gbc, pairs, x_max, alpha, eta, clip):
+    """stanfordnlp/GloVe glove.c's glove_thread, pair after pair, in plain Python floats."""
+    for i, j, x in pairs:
+        diff = sum(w * c for w, c in zip(W[i], C[j], strict=True)) + bw[i] + bc[j] - math.log(x)
+        fdiff = diff if x > x_max else (x / x_max) ** alpha * diff
+        for b in range(len(W[i])):
+            t1 = min(max(fdiff * C[j][b], -clip), clip) * eta
+            t2 = min(max(fdiff * W[i][b], -clip), clip) * eta
+            W[i][b] -= t1 / math.sqrt(gW[i][b])  # the step reads the accumulator first
+            C[j][b] -= t2 / math.sqrt(gC[j][b])
+            gW[i][b] += t1 * t1
+            gC[j][b] += t2 * t2
+        fdiff *= eta
+        bw[i] -= fdiff / math.sqrt(gbw[i])
+        bc[j] -= fdiff / math.sqrt(gbc[j])
+        gbw[i] += fdiff * fdiff
+        gbc[j] += fdiff * fdiff
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_update_is_glove_c(batched):
+    # a tiny co-occurrence matrix; word 0 recurs, so its accumulator matters between pairs
+    pairs = [(0, 1, 3.0), (1, 0, 3.0), (0, 2, 150.0), (2, 2, 0.5), (0, 0, 1.0)]
+    p = _Params(3, 4, seed=1)
+    # accumulators away from 1 and larger vectors, so the order of step and accumulation
+    # matters and the clip bites
+    p.gW += torch.rand(3, 4, generator=torch.Generator().manual_seed(2))
+    p.W *= 40
+    ref = [getattr(p, n).double().tolist() for n in _Params.NAMES]
+    kw = dict(x_max=100.0, alpha=0.75, eta=0.05, clip=0.5)
+    glove_c(*ref, pairs, **kw)
+    i, j, x = (torch.tensor(c) for c in zip(*pairs, strict=True))
+    x = x.float()
+    logx, weight = x.log(), (x / 100.0).pow(0.75).clamp(max=1.0)
+    for k in range(len(pairs)):
+        glove_step(p, i[k : k + 1], j[k : k + 1], logx[k : k + 1], weight[k : k + 1], 0.05, 0.5)
+    if batched:  # two pairs with distinct rows and columns in one batch
+        glove_c(*ref, pairs[:2], **kw)
+        glove_step(p, i[:2], j[:2], logx[:2], weight[:2], 0.05, 0.5)
+    for n, r in zip(_Params.NAMES, ref, strict=True):
+        assert_same(getattr(p, n).double().numpy(), np.array(r))
+
+
+def test_pairs_of_one_batch_on_one_row_see_each_others_steps():
+    # glove.c, pair after pair with these gradients: each step reads the accumulator that
+    # the earlier pairs on its row left
+    rows = torch.tensor([0, 2, 0, 0, 2])
+    grad = torch.tensor([[3.0, -1.0], [2.0, 0.5], [-4.0, 2.0], [1.0, 1.0], [0.5, -3.0]])
+    param, acc = torch.zeros(3, 2), torch.ones(3, 2)
+    want, want_acc = param.double().tolist(), acc.double().tolist()
+    for r, g in zip(rows.tolist(), grad.double().tolist(), strict=True):
+        for b in range(2):
+            want[r][b] -= 0.5 * g[b] / math.sqrt(want_acc[r][b])
+            want_acc[r][b] += (0.5 * g[b]) ** 2
+    _adagrad(param, acc, rows, grad, lr=0.5)
+    assert_same(param.double().numpy(), np.array(want))
+    assert_same(acc.double().numpy(), np.array(want_acc))

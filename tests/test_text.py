@@ -45,3 +45,37 @@ def test_prepare_rejects_empty_and_wrong_types():
 def test_single_string_is_one_text():
     (doc,) = prepare("one text")
     assert doc.words == ["one", "text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我爱北京。", ["我", "爱", "北", "京", "。"]),
+        ("日本語のテキスト", ["日", "本", "語", "の", "テ", "キ", "ス", "ト"]),
+        (
+            "コーヒー",
+            ["コ", "ー", "ヒ", "ー"],
+        ),  # the long-vowel mark is kana, not a word of its own
+        ("ภาษาไทย", ["ภ", "า", "ษ", "า", "ไ", "ท", "ย"]),
+        ("ที่นี่", ["ที่", "นี่"]),  # Thai vowel and tone marks stay on their consonant
+        ("ພາສາລາວ", ["ພ", "າ", "ສ", "າ", "ລ", "າ", "ວ"]),
+        ("ខ្មែរ", ["ខ្", "មែ", "រ"]),
+        ("မြန်မာ", ["မြ", "န်", "မာ"]),
+        ("བོད་", ["བོ", "ད", "་"]),
+        ("한국어 문장", ["한국어", "문장"]),  # Hangul is written with spaces: words stay whole
+    ],
+)
+def test_scripts_without_spaces_split_into_characters(text, expected):
+    words, offsets = split_words(text)
+    assert words == expected
+    assert [text[s:e] for s, e in offsets] == words
+
+
+def test_mixed_scripts_keep_latin_words_and_numbers_whole():
+    text = "在2024年用Python 3.14写state-of-the-art代码，don't panic: ๑๒ ok"
+    words, offsets = split_words(text)
+    assert words == [
+        "在", "2024", "年", "用", "Python", "3.14", "写", "state-of-the-art", "代", "码", "，",
+        "don't", "panic", ":", "๑๒", "ok",
+    ]  # fmt: skip
+    assert [text[s:e] for s, e in offsets] == words

@@ -6,6 +6,7 @@ from ctxembed.models.word2vec import Word2VecConfig, train_word2vec
 from ctxembed.train.corpus import Corpus
 
 from .conftest import wiki_lines
+from .contract import assert_same
 
 
 def test_trains_and_is_reproducible_with_one_worker():
@@ -19,13 +20,32 @@ def test_trains_and_is_reproducible_with_one_worker():
     assert not np.allclose(a.vectors, c.vectors)
 
 
-def test_cbow_and_skipgram_both_train():
-    corpus = Corpus(wiki_lines(200))
-    for sg in (True, False):
-        m = train_word2vec(
-            corpus, Word2VecConfig(dim=8, min_count=2, epochs=1, sg=sg, workers=1), progress=False
+def test_cbow_skipgram_and_window_reach_gensim():
+    from gensim.models import Word2Vec
+
+    lines = wiki_lines(200)
+    out = {}
+    for sg, window in ((True, 2), (False, 2), (True, 5)):
+        cfg = Word2VecConfig(dim=8, window=window, min_count=2, epochs=2, sg=sg, workers=1)
+        m = train_word2vec(Corpus(lines), cfg, progress=False)
+        # gensim called directly with the same options, one worker and one seed: identical
+        # vectors, so every option reaches the trainer (not only the saved config)
+        ref = Word2Vec(
+            lines,
+            vector_size=8,
+            window=window,
+            min_count=2,
+            sg=int(sg),
+            negative=5,
+            epochs=2,
+            seed=0,
+            workers=1,
         )
-        assert m.config["training"]["sg"] is sg and np.isfinite(m.vectors).all()
+        assert m.words == ref.wv.index_to_key
+        assert_same(m.vectors, ref.wv.vectors)
+        out[sg, window] = m.vectors
+    assert not np.allclose(out[True, 2], out[False, 2], atol=1e-3)  # CBOW is not skip-gram
+    assert not np.allclose(out[True, 2], out[True, 5], atol=1e-3)  # the window matters
 
 
 def test_skipgram_learns_related_words():

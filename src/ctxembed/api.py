@@ -24,6 +24,19 @@ NEURAL = {
     "use": (".models.use", "UseEmbedder"),
 }
 PROGRESS_MIN_TEXTS = 256  # below this many texts a progress bar is noise
+# keywords ``load`` passes on, per family; anything else is a typo, named before loading
+STATIC_OPTIONS = ("oov", "lowercase_fallback")
+LOAD_OPTIONS = {
+    "transformer": ("device", "max_length", "sentence_max_length", "sentence_pooling", "normalize"),
+    "word2vec": STATIC_OPTIONS,
+    "glove": STATIC_OPTIONS,
+    "static": STATIC_OPTIONS,
+    "vectors file": ("format", "family", *STATIC_OPTIONS),
+    "elmo": ("window",),
+    "context2vec": (),
+    "cove": ("part",),
+    "use": (),
+}
 
 Texts = str | Sequence[str] | Sequence[Sequence[str]]
 
@@ -55,8 +68,20 @@ class ScalarMix:
     gamma: float = 1.0
 
     def __init__(self, weights: Sequence[float], gamma: float = 1.0):
-        object.__setattr__(self, "weights", tuple(float(w) for w in weights))
-        object.__setattr__(self, "gamma", float(gamma))
+        try:
+            ws, g = tuple(float(w) for w in weights), float(gamma)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"ScalarMix({weights!r}, gamma={gamma!r}): give a list of numbers and a number"
+            ) from None
+        if not ws:
+            raise InputError("ScalarMix needs at least one weight: give one per layer")
+        if not all(np.isfinite(ws)):
+            raise InputError(f"ScalarMix weights must be finite numbers, got {list(ws)}")
+        if not np.isfinite(g):
+            raise InputError(f"ScalarMix gamma must be a finite number, got {g}")
+        object.__setattr__(self, "weights", ws)
+        object.__setattr__(self, "gamma", g)
 
     def coefficients(self) -> np.ndarray:
         w = np.asarray(self.weights, dtype=np.float64)
@@ -200,8 +225,12 @@ class Embedder(ABC):
         return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
 
     @abstractmethod
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a folder that ``ctxembed.load`` reads back to identical vectors."""
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write a folder that ``ctxembed.load`` reads back to identical vectors.
+
+        An existing ctxembed folder is replaced only with ``overwrite=True``; any other
+        existing, non-empty folder is refused (``ctxembed.io.atomic_dir``).
+        """
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} family={self.family} dim={self.dim} layers={self.n_layers}>"
@@ -234,14 +263,23 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
     from .models.static import StaticEmbedder
     from .models.transformer import TransformerEmbedder
 
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise InputError(
+            f"load() takes a model name or a path, got {type(name_or_path).__name__} "
+            f"{name_or_path!r}; known models: {', '.join(registry.ASSETS)}"
+        )
     name = os.fspath(name_or_path)
     if name in registry.ASSETS:
-        return registry.ASSETS[name].load(**options)
+        asset = registry.ASSETS[name]
+        check_options(asset.family, options)
+        return asset.load(**options)
     path = Path(name).expanduser()
     if path.is_dir():
         if (path / MANIFEST).exists():
             manifest = read_manifest(path)
             family = manifest["family"]
+            if family in LOAD_OPTIONS:
+                check_options(family, options)
             config = {**manifest.get("config", {}), **options}
             if family in StaticEmbedder.FAMILIES:
                 return StaticEmbedder.from_folder(path, **options)
@@ -255,17 +293,20 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
                 return embedder.from_folder(path, **options)
             raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
         if (path / "config.json").exists():
+            check_options("transformer", options)
             return TransformerEmbedder.from_pretrained(path, **options)
         opts, weights = sorted(path.glob("*options.json")), sorted(path.glob("*.hdf5"))
         if len(opts) == 1 and len(weights) == 1:  # published ELMo (bilm-tf / AllenNLP)
             from .models.elmo import ElmoEmbedder, read_hdf5
 
-            return ElmoEmbedder(read_hdf5(opts[0], weights[0]))
+            check_options("elmo", options)
+            return ElmoEmbedder(read_hdf5(opts[0], weights[0]), **options)
         raise ModelError(
             f"{path} is a folder but holds neither {MANIFEST} (a ctxembed model), "
             "config.json (a Hugging Face checkpoint) nor one *options.json with one *.hdf5 (ELMo)"
         )
     if path.is_file():
+        check_options("vectors file", options)
         return StaticEmbedder.from_file(path, **options)
     known = ", ".join(registry.ASSETS)
     raise ModelError(
@@ -273,6 +314,18 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
         f"Known models: {known}. Or give the path of a saved ctxembed folder, a Hugging Face "
         "checkpoint folder, or a word2vec/GloVe vectors file."
     )
+
+
+def check_options(family: str, options: dict[str, Any]) -> None:
+    """Name keywords that ``load`` would not use for this family, with those it would."""
+    unknown = sorted(set(options) - set(LOAD_OPTIONS[family]))
+    if unknown:
+        what = family if family == "vectors file" else f"{family} model"
+        accepted = ", ".join(LOAD_OPTIONS[family]) or "none"
+        raise InputError(
+            f"load(): {', '.join(map(repr, unknown))}: not an option for a {what}; "
+            f"the options it accepts: {accepted}"
+        )
 
 
 def available() -> list[dict[str, Any]]:

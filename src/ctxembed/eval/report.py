@@ -19,7 +19,7 @@ GROUPS = {
     "coarsewsd": "Word sense: CoarseWSD-20 test (1-NN over sense centroids; mean over the 20 words)",
     "wic": "Word-in-Context, dev accuracy %",
     "sts": "Sentence similarity (cosine, x100)",
-    "classify": "Sentence classification (SentEval, accuracy %)",
+    "classify": "Sentence classification (SentEval data, logistic regression, accuracy %)",
     "lexsub": "Lexical substitution: candidate ranking, GAP x100",
 }
 
@@ -92,6 +92,11 @@ def layer_tables(results: list[Result]) -> dict[str, list[tuple[str, dict[str, f
     return {m: list(rows.items()) for m, rows in out.items()}
 
 
+def layer_name(layer: str) -> str:
+    """Layer 0 is the context-free input in every family (embeddings, char-CNN, GloVe, ...)."""
+    return "0 (input)" if layer == "0" else layer
+
+
 def plot_layers(model: str, rows: list[tuple[str, dict[str, float]]], path: Path) -> None:
     import matplotlib
 
@@ -107,7 +112,8 @@ def plot_layers(model: str, rows: list[tuple[str, dict[str, float]]], path: Path
         )
         if col in mean:
             ax.axhline(mean[col], color=line.get_color(), ls=":", lw=1)
-    ax.set_xlabel("layer (0 = input embeddings); dotted: mean of all layers")
+    ax.set_xticks([k for k, _ in layers], [layer_name(str(k)) for k, _ in layers])
+    ax.set_xlabel("layer (every family: 0 = the context-free input); dotted: mean of all layers")
     ax.set_ylabel("score")
     ax.set_title(f"{model}: word sense by layer")
     ax.legend()
@@ -181,7 +187,7 @@ def write(bench: Bench, out: Path, command: str, wall: float) -> None:
             ]
             for layer, v in rows:
                 md.append(
-                    f"| {layer} | "
+                    f"| {layer_name(layer)} | "
                     + " | ".join(_fmt(v.get(c), v.get(c) == best[c]) for c in cols)
                     + " |"
                 )

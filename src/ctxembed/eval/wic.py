@@ -1,8 +1,9 @@
 """WiC (Pilehvar and Camacho-Collados 2019): is the target word used in the same sense in both?
 
 Two protocols, trained on train and scored on dev (the test split is held out):
-- ``threshold``: the cosine of the two target vectors, with the threshold that maximises
-  train accuracy;
+- ``threshold``: the cosine of the two target vectors (float64), with the threshold that
+  maximises train accuracy; cosines within ``TIE`` of each other count as one value, so a cut
+  never falls between equal vectors whose cosines differ only by rounding;
 - ``probe``: logistic regression on ``[u, v, |u - v|, u * v]`` (standardised), its L2
   strength chosen by 5-fold cross-validation on train at the main layer.
 Both are also scored for every layer and for the mean of all layers.
@@ -25,6 +26,10 @@ from .common import DATA, Context, Result, checksum, layer_label, pick, unit
 
 ROOT = DATA / "wic"
 C_GRID = (0.01, 0.1, 1.0)
+# cosines closer than this are one value: float64 cosines of identical float32 vectors differ
+# in the last bits with summation order and memory layout (cosines are at most 1 in size, so
+# this is ~1e-9 relative where it matters, near 1)
+TIE = 1e-9
 
 
 @dataclass
@@ -60,19 +65,39 @@ def load(split: str) -> list[Pair]:
     return pairs
 
 
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine in float64 (float32 rounding alone moves identical pairs around 1)."""
+    return (unit(a.astype(np.float64)) * unit(b.astype(np.float64))).sum(-1)
+
+
+def threshold_accuracy(cos: np.ndarray, y: np.ndarray, cut: float) -> float:
+    """Accuracy x100 of predicting "same" where ``cos > cut``."""
+    return 100 * float(((cos > cut) == y).mean())
+
+
 def best_threshold(cos: np.ndarray, y: np.ndarray) -> float:
-    """The cut (midpoint between neighbouring cosines) with the best accuracy on (cos, y)."""
-    order = np.argsort(cos)
+    """The cut with the best accuracy on (cos, y), only between distinct cosines.
+
+    Cosines within ``TIE`` of their neighbour are merged into one value; the cut is the
+    midpoint between two merged values (or just outside all of them), so it reproduces the
+    accuracy it was chosen for whatever the rounding of equal pairs.
+    """
+    order = np.argsort(cos, kind="stable")
     c, t = cos[order], y[order].astype(int)
-    # predicting "same" above cut k: correct = negatives below + positives at/above
-    neg_below = np.r_[0, np.cumsum(1 - t)]
-    pos_above = t.sum() - np.r_[0, np.cumsum(t)]
-    k = int(np.argmax(neg_below + pos_above))
-    if k == 0:
-        return float(c[0] - 1e-6)
-    if k == len(c):
-        return float(c[-1] + 1e-6)
-    return float((c[k - 1] + c[k]) / 2)
+    starts = np.r_[0, np.flatnonzero(np.diff(c) > TIE) + 1]  # first index of each value
+    # cutting below value g: correct = negatives in values < g + positives in values >= g
+    neg_below = np.r_[0, np.cumsum(1 - t)][np.r_[starts, len(c)]]
+    pos_above = t.sum() - np.r_[0, np.cumsum(t)][np.r_[starts, len(c)]]
+    g = int(np.argmax(neg_below + pos_above))
+    if g == 0:
+        cut = float(c[0] - 1e-6)
+    elif g == len(starts):
+        cut = float(c[-1] + 1e-6)
+    else:
+        cut = float((c[starts[g] - 1] + c[starts[g]]) / 2)
+    # the cut must reproduce the count it was chosen for
+    assert round(threshold_accuracy(cos, y, cut) * len(c) / 100) == neg_below[g] + pos_above[g]
+    return cut
 
 
 def features(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -90,12 +115,15 @@ def run(ctx: Context) -> list[Result]:
     y_tr = np.array([p.same for p in train])
     y_dev = np.array([p.same for p in dev])
 
-    def threshold_acc(layers) -> tuple[float, float]:
-        cos = {
-            s: (unit(pick(a, layers)) * unit(pick(b, layers))).sum(1) for s, (a, b) in vec.items()
-        }
+    def threshold_acc(layers) -> tuple[float, float, float]:
+        """Dev accuracy, the cut, and the train accuracy the cut gives."""
+        cos = {s: cosines(pick(a, layers), pick(b, layers)) for s, (a, b) in vec.items()}
         cut = best_threshold(cos["train"], y_tr)
-        return 100 * float(((cos["dev"] > cut) == y_dev).mean()), cut
+        return (
+            threshold_accuracy(cos["dev"], y_dev, cut),
+            cut,
+            threshold_accuracy(cos["train"], y_tr, cut),
+        )
 
     def probe(layers, C: float | None = None) -> tuple[float, float]:
         X_tr = features(pick(vec["train"][0], layers), pick(vec["train"][1], layers))
@@ -108,7 +136,7 @@ def run(ctx: Context) -> list[Result]:
         model.set_params(logisticregression__C=C).fit(X_tr, y_tr)
         return 100 * float(model.score(X_dev, y_dev)), C
 
-    acc, cut = threshold_acc(ctx.layers)
+    acc, cut, train_acc = threshold_acc(ctx.layers)
     p_acc, C = probe(ctx.layers)
     per_layer = {}
     for name, layers in ctx.layer_choices():
@@ -123,6 +151,7 @@ def run(ctx: Context) -> list[Result]:
             metrics={"accuracy": acc},
             details={
                 "threshold": cut,
+                "train_accuracy": train_acc,
                 "layer": label,
                 "per_layer": per_layer,
                 "majority_class": majority,

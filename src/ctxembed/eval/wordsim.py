@@ -2,11 +2,14 @@
 
 Out-of-vocabulary pairs are handled as gensim's ``evaluate_word_pairs`` does by default:
 a pair with a word the model lacks is left out of the correlation and counted in
-``oov_pairs``. Contextual models embed each word on its own, as a one-word text.
+``oov_pairs``. Contextual models embed each word on its own, as a one-word text, and are
+treated alike: a word their embedder marks out of vocabulary (context2vec's target table,
+CoVe's GloVe inputs), or whose vector is zero, leaves its pairs out, never scored as cosine 0.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,15 +65,18 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, float]]:
 def word_table(
     embedder: Embedder, words: list[str], layers: Layers = -1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors of isolated words and a mask of the ones the model knows."""
+    """Vectors of isolated words and a mask of the ones the model knows (reported out of
+    vocabulary or a zero vector: unknown)."""
     if isinstance(embedder, StaticEmbedder):
         rows = [embedder.lookup(w) for w in words]
         known = np.array([r is not None for r in rows])
         vecs = np.zeros((len(words), embedder.dim), dtype=np.float32)
         vecs[known] = embedder.vectors[[r for r in rows if r is not None]]
-        return vecs, known
-    res = embedder.embed_words([[w] for w in words], layers=layers, progress=False)
-    return np.stack([r.vectors.mean(0) for r in res]), np.ones(len(words), dtype=bool)
+    else:
+        res = embedder.embed_words([[w] for w in words], layers=layers, progress=False)
+        vecs = np.stack([r.vectors.mean(0) for r in res])
+        known = np.array([r.oov is None or not r.oov.any() for r in res])
+    return vecs, known & np.any(vecs != 0, axis=1)
 
 
 def evaluate(
@@ -79,6 +85,16 @@ def evaluate(
     name: str = "pairs",
     layers: Layers = -1,
 ) -> WordSimResult:
+    r = correlate(embedder, pairs, name, layers)
+    if r.pairs < 2:
+        raise InputError(f"{name}: fewer than 2 pairs have both words in the vocabulary")
+    return r
+
+
+def correlate(
+    embedder: Embedder, pairs: list[tuple[str, str, float]], name: str, layers: Layers
+) -> WordSimResult:
+    """The correlations over the pairs the model knows both words of (NaN under 2 pairs)."""
     words = sorted({w for a, b, _ in pairs for w in (a, b)})
     vecs, known = word_table(embedder, words, layers)
     pos = {w: i for i, w in enumerate(words)}
@@ -91,12 +107,11 @@ def evaluate(
             continue
         sims.append(float(unit[i] @ unit[j]))
         gold.append(score)
-    if len(sims) < 2:
-        raise InputError(f"{name}: fewer than 2 pairs have both words in the vocabulary")
+    few = len(sims) < 2
     return WordSimResult(
         name=name,
-        spearman=100 * float(stats.spearmanr(sims, gold).statistic),
-        pearson=100 * float(stats.pearsonr(sims, gold).statistic),
+        spearman=math.nan if few else 100 * float(stats.spearmanr(sims, gold).statistic),
+        pearson=math.nan if few else 100 * float(stats.pearsonr(sims, gold).statistic),
         pairs=len(sims),
         oov_pairs=oov,
     )
@@ -110,13 +125,14 @@ def evaluate_set(embedder: Embedder, name: str, layers: Layers = -1) -> WordSimR
 
 def run(ctx: Context) -> list[Result]:
     """Every set, Spearman and Pearson x100; contextual models at ``ctx.layers`` (or at their
-    ``lexical_layer``, where they have one)."""
+    ``lexical_layer``, where they have one). A set the model knows under 2 pairs of scores
+    NaN (an empty cell in the report), not an error that would lose the other sets."""
     out = []
     lexical = ctx.embedder.lexical_layer
     layers = ctx.layers if lexical is None else lexical
     for name, file in SETS.items():
         pairs = ctx.take(read_pairs(DATA / file))
-        r = evaluate(ctx.embedder, pairs, name=name, layers=layers)
+        r = correlate(ctx.embedder, pairs, name, layers)
         out.append(
             Result(
                 task="wordsim",

@@ -257,11 +257,13 @@ def train_bert(
     return TransformerEmbedder(model.bert, tok), model, history
 
 
-def save_bert(model, tokenizer, path: str | os.PathLike, config: dict[str, Any]) -> None:
+def save_bert(
+    model, tokenizer, path: str | os.PathLike, config: dict[str, Any], overwrite: bool = False
+) -> None:
     """A Hugging Face folder (the MLM head kept, so training can go on) plus ctxembed.json."""
     from ..api import write_manifest
 
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, overwrite) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_manifest(tmp, "transformer", config)

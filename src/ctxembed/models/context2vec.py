@@ -225,8 +225,8 @@ class Context2VecEmbedder(Embedder):
         return [(self.vocab[i], float(s)) for s, i in zip(top.values, top.indices, strict=True)]
 
     # folders --------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS))
             (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
@@ -304,6 +304,11 @@ def train_context2vec(
     if not sents:
         raise InputError("the training corpus has no sentence of two or more words")
     vocab, freq = build_vocab(sents, cfg.min_count)
+    if not freq.any():  # only the specials: nothing to predict, no noise to sample
+        raise InputError(
+            f"no word occurs {cfg.min_count} times or more in the corpus: "
+            "lower min_count (--min-count) or give a bigger corpus"
+        )
     torch.manual_seed(cfg.seed)
     model = Context2Vec(Context2VecConfig(**{**asdict(model_cfg), "vocab_size": len(vocab)}))
     embedder = Context2VecEmbedder(model, vocab)
@@ -330,10 +335,11 @@ def train_context2vec(
 
         def validate() -> dict[str, float]:
             # the sampled loss with a fixed seed, so epochs compare; and the rank of the gold
-            # word among the vocabulary by cosine (mean reciprocal rank), the substitution view
+            # word among the vocabulary by cosine (mean reciprocal rank), the substitution view,
+            # over the slots whose gold word is known (an <unk> slot has no rank)
             g = torch.get_rng_state()
             torch.manual_seed(12345)
-            total, n, rr = 0.0, 0, 0.0
+            total, n, rr, n_ranked = 0.0, 0, 0.0, 0
             t = F.normalize(model.target.weight, dim=1)
             for ids, lengths in vbatches[:: max(1, len(vbatches) // 50)]:
                 total += float(model.loss(ids, lengths, noise, cfg.n_negative)) * int(
@@ -348,8 +354,9 @@ def train_context2vec(
                 rank = (scores > gold_score).sum(1) + 1
                 rr += float((1.0 / rank.float())[keep].sum())
                 n += int((lengths - 2).sum())
+                n_ranked += int(keep.sum())
             torch.set_rng_state(g)
-            return {"loss": total / max(n, 1), "mrr": rr / max(n, 1)}
+            return {"loss": total / max(n, 1), "mrr": rr / max(n_ranked, 1)}
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loop = LoopConfig.like(cfg)

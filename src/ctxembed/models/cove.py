@@ -11,9 +11,10 @@ English into German; its encoder (the MT-LSTM) is then the contextual embedder:
   the German vocabulary on ``h~_t`` (the paper's equations 2-4).
 
 Per English word the embedder returns ``[GloVe(w); CoVe(w)]`` (what the paper's downstream
-models read), or ``part="cove"`` / ``part="glove"`` alone. Its layers are the MT-LSTM's:
-layer 0 is the first biLSTM layer and layer 1 (the default, the paper's CoVe) the second;
-the non-contextual input is the GloVe part.
+models read), or ``part="cove"`` / ``part="glove"`` alone. Layers are numbered as in every
+family, layer 0 being the context-free input: layer 0 is the GloVe vector (zero-padded to the
+output width, so its cosines are GloVe's), layer 1 the first biLSTM layer and layer 2 (the
+last, the default: the paper's CoVe) the second. ``part="glove"`` has only layer 0.
 
 The released encoder ``wmtlstm-*.pth`` is a state dict of ``nn.LSTM(300, 300, num_layers=2,
 bidirectional=True)``; ``read_wmtlstm`` loads it (``weights_only=True``) onto the GloVe the
@@ -245,7 +246,12 @@ class CoveEmbedder(Embedder):
         self.tgt_vocab = tgt_vocab or []
         cove = 2 * cfg.hidden_dim
         self.dim = {"both": glove.dim + cove, "cove": cove, "glove": glove.dim}[part]
-        self.n_layers = 1 if part == "glove" else 2
+        if part == "cove" and glove.dim > cove:
+            raise ModelError(
+                f"part='cove' puts the {glove.dim}-d GloVe input (layer 0) in the "
+                f"{cove}-d biLSTM width, which is narrower: use part='both'"
+            )
+        self.n_layers = 1 if part == "glove" else 3
 
     def inputs(self, sentences: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor, list]:
         """GloVe inputs ``[B, T, d]``, lengths and per-sentence OOV masks."""
@@ -258,6 +264,12 @@ class CoveEmbedder(Embedder):
             oovs.append(oov)
         return x, lengths, oovs
 
+    def _layer(self, g: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """One layer's output from GloVe inputs ``g`` and biLSTM states ``h`` (None: layer 0)."""
+        if h is None:  # the input layer: GloVe, zero-padded where the biLSTM states go
+            return F.pad(g, (0, self.dim - g.shape[1]))
+        return torch.cat([g, h], dim=-1) if self.part == "both" else h
+
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         out: list = [None] * len(docs)
         order = sorted(range(len(docs)), key=lambda i: len(docs[i].words), reverse=True)
@@ -265,18 +277,13 @@ class CoveEmbedder(Embedder):
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
             x, lengths, oovs = self.inputs([docs[i].words for i in idx])
-            if self.part != "glove":
+            if any(k > 0 for k in layers):
                 with torch.inference_mode():
                     hs = self.encoder(x, lengths)
             for r, i in enumerate(idx):
                 n = len(docs[i].words)
                 g = x[r, :n]
-                if self.part == "glove":
-                    stack = [g]
-                else:
-                    stack = [hs[k][r, :n] for k in layers]
-                    if self.part == "both":
-                        stack = [torch.cat([g, h], dim=-1) for h in stack]
+                stack = [self._layer(g, hs[k - 1][r, :n] if k else None) for k in layers]
                 out[i] = (torch.stack(stack).numpy().astype(np.float32), oovs[r])
             bar.update(len(idx))
         bar.close()
@@ -290,8 +297,8 @@ class CoveEmbedder(Embedder):
         model.encoder, model.decoder = self.encoder, self.decoder.eval()
         return translate(model, self, [source_words(t) for t in texts], beam, max_len)
 
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
             if self.decoder is not None:
                 state |= {f"decoder.{k}": v for k, v in self.decoder.state_dict().items()}
@@ -337,7 +344,7 @@ def read_wmtlstm(
     """Load the released MT-LSTM (a 2-layer bidirectional ``nn.LSTM`` state dict).
 
     Keys ``{weight_ih,weight_hh,bias_ih,bias_hh}_l{0,1}[_reverse]`` (an ``rnn.`` prefix is
-    accepted); layer ``l0`` becomes the first biLSTM, ``l1`` the second.
+    accepted); layer ``l0`` becomes the first biLSTM (our layer 1), ``l1`` the second (2).
     """
     path = Path(path)
     if not path.is_file():

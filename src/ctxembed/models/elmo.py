@@ -38,12 +38,14 @@ from tqdm.auto import tqdm
 from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
+from ..text.windows import windows
 from ..train.loop import History, LoopConfig, train
 
 # character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
 N_CHARS = 262  # 0 (no token) + 261 ids
 WEIGHTS = "model.safetensors"
+WINDOW = 64  # words the transformer biLM reads at once (training sequences hold 20)
 
 
 @dataclass
@@ -182,6 +184,8 @@ class LstmProjection(nn.Module):
         self.input_linear = nn.Linear(input_dim, 4 * cell_dim, bias=False)
         self.state_linear = nn.Linear(proj_dim, 4 * cell_dim, bias=True)  # gates: i, f, g, o
         self.proj = nn.Linear(cell_dim, proj_dim, bias=False)
+        with torch.no_grad():  # TensorFlow's LSTMCell adds forget_bias=1.0: remember at the start
+            self.state_linear.bias[cell_dim : 2 * cell_dim].fill_(1.0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x`` right-padded ``[B, T, in]`` -> ``[B, T, proj]`` (zero at padding)."""
@@ -349,19 +353,30 @@ def log_uniform_log_q(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     return torch.log(p).float()
 
 
+def log_inclusion(ids: torch.Tensor, vocab_size: int, tries: int) -> torch.Tensor:
+    """log P(id is among the distinct candidates of ``tries`` log-uniform draws).
+
+    This is the correction that keeps the sampled softmax consistent once duplicates are
+    merged: ``1 - (1 - q)^tries``, TensorFlow's expected count for unique sampling.
+    """
+    q = torch.exp(log_uniform_log_q(ids, vocab_size).double())
+    return torch.log(-torch.expm1(tries * torch.log1p(-q))).float()
+
+
 def sampled_softmax_nll(
     weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor, y: torch.Tensor, n: int
 ) -> torch.Tensor:
-    """Sampled softmax (Jean et al. 2015) with one shared set of ``n`` log-uniform negatives.
+    """Sampled softmax (Jean et al. 2015) with one shared set of log-uniform negatives.
 
-    Logits are corrected by the log expected count of each candidate, and a negative equal
-    to the gold word of a row is masked out (TensorFlow's ``remove_accidental_hits``).
+    ``n`` draws with replacement are merged into distinct candidates; every logit (gold and
+    negative) is corrected by the log of that word's inclusion probability, and a negative
+    equal to the gold word of a row is masked out (TensorFlow's ``remove_accidental_hits``).
     """
     V = weight.shape[0]
     u = torch.rand(n, device=h.device, dtype=torch.float64)
     neg = (torch.exp(u * math.log(V + 1)) - 1).long().clamp_(0, V - 1).unique()
-    true_logit = (h * weight[y]).sum(-1) + bias[y] - log_uniform_log_q(y, V)
-    neg_logit = h @ weight[neg].T + bias[neg] - log_uniform_log_q(neg, V)
+    true_logit = (h * weight[y]).sum(-1) + bias[y] - log_inclusion(y, V, n)
+    neg_logit = h @ weight[neg].T + bias[neg] - log_inclusion(neg, V, n)
     neg_logit = neg_logit.masked_fill(neg.unsqueeze(0) == y.unsqueeze(1), float("-inf"))
     logits = torch.cat([true_logit.unsqueeze(1), neg_logit], dim=1)
     return F.cross_entropy(logits, torch.zeros(len(y), dtype=torch.long, device=h.device))
@@ -373,31 +388,45 @@ class ElmoEmbedder(Embedder):
 
     family = "elmo"
 
-    def __init__(self, model: BiLM, vocab: list[str] | None = None):
+    def __init__(self, model: BiLM, vocab: list[str] | None = None, window: int = WINDOW):
+        if window < 1:
+            raise InputError(f"window={window}: give a positive number of words")
         self.model = model.eval()
         self.cfg = model.cfg
         self.vocab = list(vocab or [])
         self.dim = 2 * self.cfg.proj_dim
         self.n_layers = self.cfg.n_layers + 1
+        self.window = window
 
     def _layers(
         self, sentences: list[list[str]], batch_size: int, progress: bool
     ) -> list[torch.Tensor]:
         """Per sentence ``[n_layers, n_words, dim]`` without <S> and </S>; batches sorted by length.
 
-        An LSTM has no window: a long text is read whole, nothing is cut.
+        An LSTM has no window: a long text is read whole, nothing is cut. The transformer
+        biLM attends over ``window`` words at most (quadratic cost, and positions it never
+        saw in training): a longer text is read in half-overlapping windows, each framed by
+        <S> ... </S> as training sequences are, and each word takes its vectors from the
+        window whose centre is nearest.
         """
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]), reverse=True)
-        out: list[torch.Tensor] = [torch.empty(0)] * len(sentences)
-        bar = tqdm(total=len(order), disable=not progress, desc="embedding", unit="text")
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            chars, lengths = batch_chars([sentences[i] for i in idx], self.cfg.max_chars)
+        size = self.window if self.cfg.encoder == "transformer" else None
+        pieces = []  # (sentence, start, end, own start, own end)
+        for i, words in enumerate(sentences):
+            spans = windows(len(words), size) if size else [(0, len(words), 0, len(words))]
+            pieces.extend((i, *span) for span in spans)
+        pieces.sort(key=lambda p: p[2] - p[1], reverse=True)
+        out = [torch.empty(self.n_layers, len(s), self.dim) for s in sentences]
+        bar = tqdm(total=len(pieces), disable=not progress, desc="embedding", unit="window")
+        for b in range(0, len(pieces), batch_size):
+            batch = pieces[b : b + batch_size]
+            chars, lengths = batch_chars(
+                [sentences[i][s:e] for i, s, e, _, _ in batch], self.cfg.max_chars
+            )
             with torch.inference_mode():
                 layers = self.model.layers(chars, lengths)
-            for r, i in enumerate(idx):
-                out[i] = layers[:, r, 1 : len(sentences[i]) + 1].clone()
-            bar.update(len(idx))
+            for r, (i, s, _, own_s, own_e) in enumerate(batch):
+                out[i][:, own_s:own_e] = layers[:, r, 1 + own_s - s : 1 + own_e - s]
+            bar.update(len(batch))
         bar.close()
         return out
 
@@ -405,8 +434,8 @@ class ElmoEmbedder(Embedder):
         stacked = self._layers([d.words for d in docs], batch_size, progress)
         return [(s[list(layers)].numpy(), None) for s in stacked]
 
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS))
             (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
@@ -424,7 +453,7 @@ class ElmoEmbedder(Embedder):
         vocab = (
             vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if vocab_file.exists() else []
         )
-        return cls(model, vocab)
+        return cls(model, vocab, window=options.get("window", WINDOW))
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -507,7 +536,10 @@ def train_elmo(
         chars, lengths, targets = data.inputs(ids)
         f, b = model.lm_loss(chars, lengths, targets, cfg.n_samples)
         # the objective is the sum of both directions' log-likelihoods (Peters et al. eq. 3)
-        return f + b, int((targets >= 0).sum()), float((f + b).detach()) / 2
+        # a sampled-softmax loss is no perplexity (it normalises over the candidates only):
+        # the bar shows one only for the full softmax; validation always uses the full one
+        nll = float((f + b).detach()) / 2 if cfg.n_samples <= 0 else None
+        return f + b, int((targets >= 0).sum()), nll
 
     validate = None
     if valid is not None:
@@ -611,7 +643,7 @@ def config_of(options: dict) -> ElmoConfig:
         ) from None
 
 
-def write_hdf5(model: BiLM, folder: str | os.PathLike) -> None:
+def write_hdf5(model: BiLM, folder: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``options.json`` and ``weights.hdf5`` in the published layout (plus the softmax)."""
     import h5py
 
@@ -621,7 +653,7 @@ def write_hdf5(model: BiLM, folder: str | os.PathLike) -> None:
             "the bilm-tf hdf5 format holds LSTM biLMs only; save a transformer biLM as a ctxembed folder"
         )
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, overwrite, marker="options.json") as tmp:
         (tmp / "options.json").write_text(json.dumps(options_of(cfg), indent=1))
         with h5py.File(tmp / "weights.hdf5", "w") as f:
             f["char_embed"] = sd["encoder.embed.weight"][1:]

@@ -7,8 +7,13 @@
    chunks of ``chunk_tokens`` tokens; each chunk is reduced to sorted unique pairs and
    merged, so memory is one chunk plus the distinct pairs (the matrix itself).
 3. AdaGrad on ``J = sum f(X_ij) (w_i . w~_j + b_i + b~_j - log X_ij)^2`` with
-   ``f(x) = min(1, (x / x_max)^alpha)``, in shuffled mini-batches. The saved vector of a
-   word is ``w + w~``, as in the paper (section 4.2).
+   ``f(x) = min(1, (x / x_max)^alpha)``, in shuffled mini-batches, with the reference
+   ``glove.c``'s per-pair rule (stanfordnlp/GloVe, ``glove_thread``): the gradient is
+   scaled by the learning rate *before* it enters the accumulator, and the step divides by
+   the accumulator as it was *before* this gradient (accumulators start at 1). Word-vector
+   gradients are clipped to ``grad_clip`` before the scaling, as in glove.c since 1.2; the
+   biases get the learning rate too, as in the paper's release (later glove.c versions drop
+   it for the biases). The saved vector of a word is ``w + w~``, as in the paper (section 4.2).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from ..io import atomic_dir
+from ..io import CHECKPOINT, atomic_dir
 from ..train.corpus import Corpus, as_corpus
 from .static import StaticEmbedder
 
@@ -142,15 +147,48 @@ class _Params:
 def _adagrad(
     param: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor, grad: torch.Tensor, lr: float
 ) -> None:
-    """AdaGrad as the reference code does it pair by pair, batched.
+    """glove.c's AdaGrad step for each pair, batched.
 
-    Every pair's squared gradient enters its row's accumulator and every pair takes its
-    own step, scaled by the accumulator at the end of the batch. Summing a row's
-    gradients first would give a frequent word one step per batch instead of one per
-    pair, and training would stall.
+    Per pair, in batch order: ``g = lr * grad``, ``param -= g / sqrt(acc)``, then
+    ``acc += g^2``. Every pair takes its own step (summing a row's gradients first would
+    give a frequent word one step per batch instead of one per pair), and a pair divides by
+    the accumulator as glove.c has it when the pair comes: the row's accumulator plus the
+    squared steps of the earlier pairs of the batch on that row. Only the gradients are
+    batched: they are all taken at the batch's start.
     """
-    acc.index_add_(0, rows, grad * grad)
-    param.index_add_(0, rows, grad / acc.index_select(0, rows).sqrt_(), alpha=-lr)
+    g = grad * lr
+    order = torch.argsort(rows, stable=True)  # a row's pairs together, in batch order
+    r, g = rows[order], g[order]
+    sq = g * g
+    upto = sq.double().cumsum(0) - sq.double()  # squares of all earlier pairs
+    first = torch.ones_like(r, dtype=torch.bool)
+    first[1:] = r[1:] != r[:-1]
+    start = torch.cummax(torch.where(first, torch.arange(len(r)), 0), 0).values
+    earlier = (upto - upto[start]).float()  # ... of the earlier pairs on the same row
+    param.index_add_(0, r, g / (acc.index_select(0, r) + earlier).sqrt(), alpha=-1.0)
+    acc.index_add_(0, r, sq)
+
+
+def glove_step(
+    p: _Params,
+    i: torch.Tensor,
+    j: torch.Tensor,
+    logx: torch.Tensor,
+    weight: torch.Tensor,
+    lr: float,
+    grad_clip: float,
+) -> float:
+    """One update on the pairs ``(i[k], j[k])``; returns their summed cost ``0.5 f diff^2``."""
+    wi, cj = p.W.index_select(0, i), p.C.index_select(0, j)
+    diff = (wi * cj).sum(1) + p.bw.index_select(0, i) + p.bc.index_select(0, j) - logx
+    fdiff = weight * diff
+    gw = (fdiff[:, None] * cj).clamp_(-grad_clip, grad_clip)
+    gc = (fdiff[:, None] * wi).clamp_(-grad_clip, grad_clip)
+    _adagrad(p.W, p.gW, i, gw, lr)
+    _adagrad(p.C, p.gC, j, gc, lr)
+    _adagrad(p.bw, p.gbw, i, fdiff, lr)
+    _adagrad(p.bc, p.gbc, j, fdiff, lr)
+    return 0.5 * float((fdiff * diff).sum())
 
 
 def train_glove(
@@ -203,21 +241,13 @@ def train_glove(
         total = 0.0
         for b in range(0, nnz, cfg.batch_size):
             idx = perm[b : b + cfg.batch_size]
-            i, j = rows_t[idx], cols_t[idx]
-            wi, cj = p.W.index_select(0, i), p.C.index_select(0, j)
-            diff = (wi * cj).sum(1) + p.bw.index_select(0, i) + p.bc.index_select(0, j) - logx[idx]
-            fdiff = weight[idx] * diff
-            total += 0.5 * float((fdiff * diff).sum())
-            gw = (fdiff[:, None] * cj).clamp_(-cfg.grad_clip, cfg.grad_clip)
-            gc = (fdiff[:, None] * wi).clamp_(-cfg.grad_clip, cfg.grad_clip)
-            _adagrad(p.W, p.gW, i, gw, cfg.lr)
-            _adagrad(p.C, p.gC, j, gc, cfg.lr)
-            _adagrad(p.bw, p.gbw, i, fdiff, cfg.lr)
-            _adagrad(p.bc, p.gbc, j, fdiff, cfg.lr)
+            total += glove_step(
+                p, rows_t[idx], cols_t[idx], logx[idx], weight[idx], cfg.lr, cfg.grad_clip
+            )
         losses.append(total / nnz)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if ckpt:
-            with atomic_dir(ckpt) as tmp:
+            with atomic_dir(ckpt, overwrite=True, marker=CHECKPOINT) as tmp:
                 save_file(p.state(), str(tmp / "state.safetensors"))
                 meta = {"epoch": epoch + 1, "config": asdict(cfg), "vocab_size": len(vocab)}
                 (tmp / "state.json").write_text(json.dumps(meta))

@@ -3,14 +3,15 @@
 Each string is its own positive: it is encoded twice, once as is and once with a random
 span of ``span`` characters replaced by the mask token (sentence mode; the paper's code
 skips strings under 30 characters), and dropout makes the two passes differ further.
-Mean-pooled last-layer vectors of the ``2N`` views of a batch go into InfoNCE (NT-Xent):
-cosine similarities over a temperature, each view's partner the positive and the other
-``2N - 2`` the negatives.
+Last-layer vectors of the ``2N`` views of a batch, pooled the way the base embedder pools its
+sentences, go into InfoNCE (NT-Xent): cosine similarities over a temperature, each view's
+partner the positive and the other ``2N - 2`` the negatives. The rewired embedder keeps the
+base's sentence pooling and normalisation, so with no training it embeds as the base does.
 
 Paper settings as defaults: 10k strings (random sentences, or the most frequent words),
 batch 200, AdamW at 2e-5, temperature 0.04 and 1 epoch for sentences, 0.2 and 2 epochs for
-words, max length 50 / 25 tokens. (For words the paper's script pools [CLS]; we pool the
-mean, as for sentences, because that is how ctxembed reads a word's vector.)
+words, max length 50 / 25 tokens. (For words the paper's script pools [CLS]; we pool as the
+base embedder reads sentences, the mean for minilm-l6 and our BERT.)
 """
 
 from __future__ import annotations
@@ -92,10 +93,16 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tens
     return F.cross_entropy(sim, target)
 
 
-def mean_pool(model, tokenizer, texts: list[str], max_len: int) -> torch.Tensor:
+def pool(model, tokenizer, texts: list[str], max_len: int, mode: str = "mean") -> torch.Tensor:
+    """Sentence vectors as ``TransformerEmbedder.embed_sentences`` pools them (special tokens
+    included), differentiable; normalising is left to the cosine in ``info_nce``."""
     enc = tokenizer(texts, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
     hidden = model(**enc).last_hidden_state
-    mask = enc["attention_mask"].unsqueeze(-1).float()
+    mask = enc["attention_mask"].unsqueeze(-1).bool()
+    if mode == "cls":
+        return hidden[:, 0]
+    if mode == "max":
+        return hidden.masked_fill(~mask, float("-inf")).amax(1)
     return (hidden * mask).sum(1) / mask.sum(1)
 
 
@@ -125,8 +132,8 @@ def train_mirror(
         texts = [items[i] for i in batch]
         views = [span_mask(t, cfg.span, cfg.min_chars, tok.mask_token) for t in texts]
         loss = info_nce(
-            mean_pool(model, tok, texts, cfg.max_len),
-            mean_pool(model, tok, views, cfg.max_len),
+            pool(model, tok, texts, cfg.max_len, base.sentence_pooling),
+            pool(model, tok, views, cfg.max_len, base.sentence_pooling),
             cfg.temperature,
         )
         return loss, len(batch), None
@@ -140,8 +147,8 @@ def train_mirror(
     rewired = TransformerEmbedder(
         model,
         tok,
-        sentence_pooling="mean",
-        normalize=False,
+        sentence_pooling=base.sentence_pooling,
+        normalize=base.normalize,
         max_length=base.max_length,
         sentence_max_length=base.sentence_max_length,
     )

@@ -69,6 +69,8 @@ class StaticEmbedder(Embedder):
 
     def lookup(self, word: str) -> int | None:
         """Row of ``word`` (as written, else lowercased), or None."""
+        if not isinstance(word, str):
+            raise InputError(f"a word must be a string, got {type(word).__name__} {word!r}")
         i = self.index.get(word)
         if i is None and self.lowercase_fallback:
             i = self.index.get(word.lower())
@@ -76,6 +78,8 @@ class StaticEmbedder(Embedder):
 
     def vector(self, word: str, oov: str | None = None) -> np.ndarray:
         """The vector of one word under the OOV policy (a copy)."""
+        if oov not in (None, "zero", "error"):
+            raise InputError(f"oov={oov!r}: use 'zero' or 'error'")
         i = self.lookup(word)
         if i is None:
             if (oov or self.oov) == "error":
@@ -141,8 +145,8 @@ class StaticEmbedder(Embedder):
         return [(self.words[j], float(scores[j])) for j in top if j not in skip][:k]
 
     # -- folders --------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             save_file({"vectors": self.vectors}, str(tmp / WEIGHTS))
             (tmp / VOCAB).write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
             cfg = {"oov": self.oov, "lowercase_fallback": self.lowercase_fallback, **self.config}

@@ -46,31 +46,46 @@ class TransformerEmbedder(Embedder):
         normalize: bool = False,
         max_length: int | None = None,
         sentence_max_length: int | None = None,
-        device: str = "cpu",
+        device: str | torch.device = "cpu",
     ):
         if sentence_pooling not in SENTENCE_POOLING:
             raise InputError(
                 f"sentence_pooling={sentence_pooling!r}: use one of {SENTENCE_POOLING}"
             )
-        self.model = model.to(device).eval()
+        self.device = _device(device)
+        self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
-        self.device = device
         cfg = model.config
         self.dim = cfg.hidden_size
         self.n_layers = cfg.num_hidden_layers + 1
         self.sentence_pooling = sentence_pooling
         self.normalize = normalize
-        self.max_length = max_length or self._position_limit()
+        self.max_length = self._position_limit() if max_length is None else max_length
+        table = self._position_table()
+        if not isinstance(max_length, int | None) or isinstance(max_length, bool):
+            raise InputError(f"max_length={max_length!r}: give a whole number of tokens")
+        if not 0 < self.max_length <= table:
+            # positions past the table have no embedding: refuse now, not at the first long text
+            raise InputError(
+                f"max_length={self.max_length}: this model has {table} positions, so use "
+                f"1..{table}; longer texts are embedded in overlapping windows anyway"
+            )
         self.sentence_max_length = min(sentence_max_length or self.max_length, self.max_length)
         self._prefix, self._suffix = _special_tokens(tokenizer)
         if self.sentence_max_length <= len(self._prefix) + len(self._suffix):
             raise InputError("max_length leaves no room inside the model's special tokens")
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
-    def _position_limit(self) -> int:
-        limits = [self.model.config.max_position_embeddings]
+    def _position_table(self) -> int:
+        """How many tokens one window can hold: the rows of the position embedding table."""
+        n = self.model.config.max_position_embeddings
         if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
-            limits = [limits[0] - 2]  # positions start after the padding index
+            n -= 2  # positions start after the padding index
+        return n
+
+    def _position_limit(self) -> int:
+        """The default window: the position table, or the tokenizer's limit if smaller."""
+        limits = [self._position_table()]
         model_max = getattr(self.tokenizer, "model_max_length", None)
         if isinstance(model_max, int) and model_max < 1_000_000:
             limits.append(model_max)
@@ -79,7 +94,8 @@ class TransformerEmbedder(Embedder):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **options: Any) -> TransformerEmbedder:
         """Load a local checkpoint folder; its sentence-transformers settings become defaults."""
-        from transformers import AutoModel, AutoTokenizer
+        from safetensors import SafetensorError
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -87,6 +103,14 @@ class TransformerEmbedder(Embedder):
         path = Path(path)
         defaults = _sentence_transformers_settings(path)
         defaults.update(options)
+        defaults["device"] = _device(defaults.get("device", "cpu"))  # before reading weights
+        try:
+            config = AutoConfig.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise ModelError(
+                f"{path / 'config.json'} is not a valid Hugging Face model config ({e}); "
+                "copy the folder again from the original model"
+            ) from None
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
             try:
@@ -96,9 +120,32 @@ class TransformerEmbedder(Embedder):
                 tokenizer = AutoTokenizer.from_pretrained(
                     path, local_files_only=True, use_fast=True, add_prefix_space=True
                 )
-            model = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-        except OSError as e:
-            raise ModelError(f"cannot load a Hugging Face model from {path}: {e}") from None
+        except Exception as e:  # the Rust tokenizers library raises bare Exceptions
+            files = path / "tokenizer.json" if (path / "tokenizer.json").exists() else path
+            raise ModelError(
+                f"{files}: the tokenizer cannot be read, the file is damaged or not a tokenizer "
+                f"({type(e).__name__}: {e}); copy it again from the original model"
+            ) from None
+        weights = path / "model.safetensors"
+        if not weights.exists() and not (path / "model.safetensors.index.json").exists():
+            raise ModelError(
+                f"{path} has no model.safetensors: ctxembed reads only safetensors weights "
+                "(never a pickled pytorch_model.bin); convert the folder where you trust it "
+                "with transformers' save_pretrained, which writes safetensors"
+            )
+        try:
+            model = AutoModel.from_pretrained(
+                path,
+                config=config,
+                local_files_only=True,
+                dtype=torch.float32,
+                use_safetensors=True,
+            )
+        except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+            raise ModelError(
+                f"{weights}: the weights cannot be read: the file is truncated or damaged, or "
+                f"does not match config.json ({e}); copy it again from the original model"
+            ) from None
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(f"{path}: needs a fast tokenizer (tokenizer.json) to align subwords")
         return cls(model, tokenizer, **defaults)
@@ -258,11 +305,29 @@ class TransformerEmbedder(Embedder):
             "sentence_max_length": self.sentence_max_length,
         }
 
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             self.model.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
             write_manifest(tmp, self.family, self.config())
+
+
+def _device(device: str | torch.device) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a ``torch.device``, checked to exist here."""
+    try:
+        dev = torch.device(device) if isinstance(device, str | torch.device) else None
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device={device!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= n:
+            why = f"{n} CUDA devices" if torch.version.cuda else "this torch is built without CUDA"
+            raise ModelError(f"device {str(dev)!r} is not available here ({why}): use 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device 'mps' is not available here (Apple GPUs only): use 'cpu'")
+    return dev
 
 
 def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:

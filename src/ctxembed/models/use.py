@@ -2,13 +2,25 @@
 
 Two encoders, as in the paper, with the same input (lowercased words) and output width:
 - ``dan``: a deep averaging network (Iyyer et al. 2015): the embeddings of the words and of
-  the word bigrams (hashed into buckets) are averaged, then feed-forward layers;
-- ``transformer``: a transformer encoder over the words (sinusoidal positions, so any
-  length is read whole) whose outputs are averaged over positions.
+  the word bigrams (hashed into buckets) are averaged, then feed-forward layers. In
+  training, whole words and bigrams are dropped before the average (``word_dropout``,
+  Iyyer et al.'s word dropout; at least one survives);
+- ``transformer``: a transformer encoder over the words (sinusoidal positions) whose
+  outputs are summed over positions and divided by sqrt(n) (``pooling="sqrt"``, as the
+  paper's encoder does; ``"mean"`` divides by n). A cosine cannot tell the two apart, the
+  NLI head's features can. Attention costs the square of the length, and positions past
+  the training length were never seen: a text longer than ``window`` words is read in
+  half-overlapping windows, each word taking its vectors from the window whose centre is
+  nearest, as the Hugging Face path does; the sentence vector pools over all the words.
+
+The word table can start from pretrained vectors (``init_vectors``, e.g. glove-6b-50d):
+words the two vocabularies share take the pretrained vector in their first dimensions.
 
 Trained multi-task, one task per step, with the objectives this world has data for:
 - ``neighbour``: skip-thought-like, the next sentence of the corpus must score highest
-  among the batch's (in-batch softmax over scaled cosines, both directions);
+  among the batch's (in-batch softmax over scaled cosines, both directions). Pairs are
+  shuffled before batching, and a candidate whose text is the row's own sentence or its
+  gold neighbour is masked out: it is not a negative;
 - ``nli``: SICK train entailment labels from ``[u; v; |u - v|; u * v]`` (a linear layer);
 - ``sts``: STS-B train, the cosine regressed on the gold score / 5 (mean squared error).
 
@@ -38,6 +50,7 @@ from torch.nn import functional as F
 from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir, read_lines
+from ..text.windows import windows
 from ..train.loop import History, LoopConfig, train
 from .context2vec import sentences
 
@@ -59,10 +72,14 @@ class UseConfig:
     n_heads: int = 4
     ff_dim: int = 1024
     dropout: float = 0.1
+    word_dropout: float = 0.3  # DAN, training only: each word and bigram dropped with this
+    pooling: str = "sqrt"  # transformer: sum / sqrt(n) ("sqrt", the paper) or sum / n ("mean")
+    window: int = 128  # transformer: words read at once (training sentences hold <= 64)
 
     @classmethod
     def from_dict(cls, d: dict) -> UseConfig:
-        return cls(**d)
+        # folders saved before these fields existed were trained without them
+        return cls(**{"word_dropout": 0.0, "pooling": "mean", **d})
 
 
 def bigram_bucket(a: str, b: str, n_buckets: int) -> int:
@@ -82,6 +99,10 @@ class SentenceEncoder(nn.Module):
         super().__init__()
         if cfg.variant not in VARIANTS:
             raise InputError(f"variant {cfg.variant!r}: use one of {', '.join(VARIANTS)}")
+        if cfg.pooling not in ("sqrt", "mean"):
+            raise InputError(f"pooling {cfg.pooling!r}: use 'sqrt' or 'mean'")
+        if not 0 <= cfg.word_dropout < 1:
+            raise InputError(f"word_dropout {cfg.word_dropout}: use a value in [0, 1)")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.dim, padding_idx=0)
         self.drop = nn.Dropout(cfg.dropout)
@@ -110,6 +131,8 @@ class SentenceEncoder(nn.Module):
         x = self.embed(ids)
         if self.cfg.variant == "dan":
             bmask = bigrams >= 0
+            if self.training and self.cfg.word_dropout > 0:
+                mask, bmask = self._drop_words(mask, bmask)
             total = (self.drop(x) * mask.unsqueeze(-1)).sum(1) + (
                 self.drop(self.bigrams(bigrams.clamp(min=0))) * bmask.unsqueeze(-1)
             ).sum(1)
@@ -120,8 +143,24 @@ class SentenceEncoder(nn.Module):
         for i, layer in enumerate(self.layers):
             h = layer(h, src_key_padding_mask=~mask)
             states.append(self.norm(h) if i + 1 == len(self.layers) else h)
-        top = states[-1]
-        return (top * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1), states
+        return self.pool(states[-1], mask), states
+
+    def pool(self, top: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The transformer's sentence vector from its top layer ``[B, T, dim]``."""
+        n = mask.sum(1, keepdim=True).clamp(min=1)
+        total = (top * mask.unsqueeze(-1)).sum(1)
+        return total / (n.sqrt() if self.cfg.pooling == "sqrt" else n)
+
+    def _drop_words(
+        self, mask: torch.Tensor, bmask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Iyyer et al.'s word dropout: whole tokens leave the average; a row keeps at least one."""
+        p = self.cfg.word_dropout
+        kept = mask & (torch.rand(mask.shape) >= p)
+        bkept = bmask & (torch.rand(bmask.shape) >= p)
+        empty = (kept.sum(1) + bkept.sum(1)) == 0
+        kept[empty], bkept[empty] = mask[empty], bmask[empty]
+        return kept, bkept
 
 
 class UseModel(nn.Module):
@@ -162,15 +201,29 @@ class UseEmbedder(Embedder):
         return ids, (bigrams if self.cfg.variant == "dan" else None)
 
     def _run(self, texts: list[list[str]], batch_size: int):
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out: list[Any] = [None] * len(texts)
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
+        """Per text: the sentence vector and the per-word layers; batches sorted by length."""
+        size = self.cfg.window if self.cfg.variant == "transformer" else None
+        pieces = []  # (text, start, end, own start, own end)
+        for t, words in enumerate(texts):
+            spans = windows(len(words), size) if size else [(0, len(words), 0, len(words))]
+            pieces.extend((t, *span) for span in spans)
+        pieces.sort(key=lambda q: q[2] - q[1], reverse=True)
+        sent: list[Any] = [None] * len(texts)
+        layers = [torch.empty(self.n_layers, len(w), self.dim) for w in texts]
+        for b in range(0, len(pieces), batch_size):
+            batch = pieces[b : b + batch_size]
             with torch.inference_mode():
-                sent, states = self.encoder(*self.batch([texts[i] for i in idx]))
-            for r, i in enumerate(idx):
-                out[i] = (sent[r].clone(), [s[r, : len(texts[i])].clone() for s in states])
-        return out
+                vecs, states = self.encoder(*self.batch([texts[t][s:e] for t, s, e, _, _ in batch]))
+            for r, (t, s, e, own_s, own_e) in enumerate(batch):
+                for k, st in enumerate(states):
+                    layers[t][k, own_s:own_e] = st[r, own_s - s : own_e - s]
+                if (s, e) == (0, len(texts[t])):  # read whole: the encoder's own vector
+                    sent[t] = vecs[r].clone()
+        for t, v in enumerate(sent):
+            if v is None:  # read in windows: pool over all its words
+                top = layers[t][-1].unsqueeze(0)
+                sent[t] = self.encoder.pool(top, torch.ones(top.shape[:2], dtype=torch.bool))[0]
+        return list(zip(sent, [list(x) for x in layers], strict=True))
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         res = self._run([d.words for d in docs], batch_size)
@@ -197,8 +250,8 @@ class UseEmbedder(Embedder):
         res = self._run([d.words for d in docs], batch_size)
         return np.stack([s.numpy() for s, _ in res]).astype(np.float32)
 
-    def save(self, path: str | os.PathLike) -> None:
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        with atomic_dir(path, overwrite) as tmp:
             state = {k: v.contiguous() for k, v in self.encoder.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS))
             (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
@@ -264,6 +317,75 @@ class UseTrainConfig:
     checkpoint_every: int = 1000
     max_steps: int | None = None
     tasks: tuple[str, ...] = ("neighbour", "nli", "sts")
+    init_vectors: str | None = "glove-6b-50d"  # a name or path ctxembed.load knows; None: random
+
+
+def neighbour_batches(
+    pairs: list[tuple[list[str], list[str]]], batch_size: int, seed: int
+) -> list[list[tuple[list[str], list[str]]]]:
+    """Shuffled pairs, then batches.
+
+    In corpus order, batch mates (s_i, s_i+1) and (s_i+1, s_i+2) put a row's own sentence
+    among its negatives; shuffled, such neighbours rarely share a batch, and
+    ``neighbour_loss`` masks the rest.
+    """
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
+    shuffled = [pairs[k] for k in order]
+    return [shuffled[b : b + batch_size] for b in range(0, len(shuffled), batch_size)]
+
+
+def neighbour_loss(
+    u: torch.Tensor,
+    v: torch.Tensor,
+    a_texts: Sequence[Sequence[str]],
+    b_texts: Sequence[Sequence[str]],
+    scale: float,
+) -> torch.Tensor:
+    """In-batch softmax over scaled cosines, both directions, with no false negatives.
+
+    Row r's gold is column r. A candidate whose text equals the row's own sentence or its
+    gold neighbour is masked out: its cosine with the row is (near) 1 by construction, so
+    pushing it down would fight the task.
+    """
+    a, b = [tuple(t) for t in a_texts], [tuple(t) for t in b_texts]
+    n = len(a)
+    own = {r: {a[r], b[r]} for r in range(n)}
+    fwd = torch.tensor([[c != r and b[c] in own[r] for c in range(n)] for r in range(n)])
+    bwd = torch.tensor([[c != r and a[c] in own[r] for c in range(n)] for r in range(n)])
+    sim = F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T * scale
+    gold = torch.arange(n)
+    return (
+        F.cross_entropy(sim.masked_fill(fwd, float("-inf")), gold)
+        + F.cross_entropy(sim.T.masked_fill(bwd, float("-inf")), gold)
+    ) / 2
+
+
+def init_word_table(embed: nn.Embedding, vocab: list[str], table: Embedder, seed: int) -> int:
+    """Start the word table from pretrained vectors where the vocabularies meet.
+
+    A shared word takes the pretrained vector in its first dimensions (zeros after, for
+    training to fill). Other words are drawn at random with the pretrained vectors' mean
+    norm, so no group dominates an average by scale alone. Returns the number shared.
+    """
+    words = getattr(table, "words", None)
+    vectors = getattr(table, "vectors", None)
+    if words is None or vectors is None:
+        raise InputError("init_vectors must be a static model (word vectors), e.g. glove-6b-50d")
+    index = {w: i for i, w in enumerate(words)}
+    pre = torch.from_numpy(np.asarray(vectors, dtype=np.float32))
+    d = min(pre.shape[1], embed.embedding_dim)
+    norm = float(pre[:, :d].norm(dim=1).mean())
+    g = torch.Generator().manual_seed(seed)
+    weight = torch.randn(embed.weight.shape, generator=g) * norm / math.sqrt(embed.embedding_dim)
+    rows = [(r, index[w]) for r, w in enumerate(vocab) if w in index and w not in (PAD, UNK)]
+    if rows:
+        ours, theirs = (torch.tensor(c) for c in zip(*rows, strict=True))
+        weight[ours] = 0.0
+        weight[ours, :d] = pre[theirs, :d]
+    weight[0] = 0.0  # padding
+    with torch.no_grad():
+        embed.weight.copy_(weight)
+    return len(rows)
 
 
 def train_use(
@@ -289,14 +411,25 @@ def train_use(
         (w for w, c in counts.items() if c >= cfg.min_count), key=lambda w: (-counts[w], w)
     )
     vocab = [PAD, UNK, *[w for w in words if w not in (PAD, UNK)]]
+    if model_cfg.variant == "transformer" and cfg.max_len > model_cfg.window:
+        raise InputError(
+            f"max_len {cfg.max_len} is longer than the transformer's window {model_cfg.window}:"
+            " raise window or lower max_len"
+        )
     torch.manual_seed(cfg.seed)
     model = UseModel(UseConfig(**{**asdict(model_cfg), "vocab_size": len(vocab)}))
     embedder = UseEmbedder(model.encoder, vocab)
+    if cfg.init_vectors:
+        from ..api import load
+
+        init_word_table(model.encoder.embed, vocab, load(cfg.init_vectors), cfg.seed)
+        if model_cfg.variant == "dan":  # bigrams start as no-ops: the average starts as GloVe's
+            nn.init.zeros_(model.encoder.bigrams.weight)
 
     def chunks(items: list, kind: str) -> list[tuple[str, Any]]:
         return [(kind, items[b : b + cfg.batch_size]) for b in range(0, len(items), cfg.batch_size)]
 
-    main = chunks(pairs, "neighbour")
+    main = [("neighbour", chunk) for chunk in neighbour_batches(pairs, cfg.batch_size, cfg.seed)]
     extra = [chunks(nli, "nli"), chunks(sts, "sts")]
     batches: list[tuple[str, Any]] = []
     for k in range(max(len(main), *(len(e) for e in extra))):
@@ -313,9 +446,7 @@ def train_use(
         kind, items = batch
         u, v = encode([a for a, *_ in items]), encode([b for _, b, *_ in items])
         if kind == "neighbour":
-            sim = F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T * cfg.scale
-            gold = torch.arange(len(items))
-            loss = (F.cross_entropy(sim, gold) + F.cross_entropy(sim.T, gold)) / 2
+            loss = neighbour_loss(u, v, [a for a, _ in items], [b for _, b in items], cfg.scale)
         elif kind == "nli":
             logits = model.nli(torch.cat([u, v, (u - v).abs(), u * v], dim=-1))
             loss = F.cross_entropy(logits, torch.tensor([y for *_, y in items]))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..errors import InputError
 from ..train.corpus import Corpus, as_corpus
 from .static import StaticEmbedder
 
@@ -51,9 +52,7 @@ def train_word2vec(
             self.bar.update(1)
 
     start = time.perf_counter()
-    bar = _Bar()
     model = Word2Vec(
-        sentences=corpus,
         vector_size=cfg.dim,
         window=cfg.window,
         min_count=cfg.min_count,
@@ -65,6 +64,23 @@ def train_word2vec(
         epochs=cfg.epochs,
         seed=cfg.seed,
         workers=cfg.workers,
+    )
+    # what Word2Vec(sentences=...) does, split so an empty vocabulary is named before training
+    model.build_vocab(corpus)
+    if not model.wv.index_to_key:
+        raise InputError(
+            f"no word occurs {cfg.min_count} times or more in the corpus "
+            f"({model.corpus_total_words:,} words): lower min_count (--min-count) "
+            "or give a bigger corpus"
+        )
+    bar = _Bar()
+    model.train(
+        corpus,
+        total_examples=model.corpus_count,
+        total_words=model.corpus_total_words,
+        epochs=model.epochs,
+        start_alpha=model.alpha,
+        end_alpha=model.min_alpha,
         callbacks=[bar],
     )
     bar.bar.close()

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from ..io import atomic_dir
+from ..io import CHECKPOINT, atomic_dir
 
 # a step's loss function returns (loss to minimise, tokens it covered, mean NLL per token
 # for the progress bar's perplexity, or None where the loss is not a likelihood)
@@ -61,7 +61,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 def save_checkpoint(
     folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict
 ) -> None:
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, overwrite=True, marker=CHECKPOINT) as tmp:
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
         save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))

@@ -1,0 +1,174 @@
+"""Bad input to the public API and the CLI gets a named error, never a traceback or garbage."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import ctxembed
+from ctxembed import InputError, ModelError, ScalarMix
+from ctxembed.cli import main
+from ctxembed.registry import ASSETS
+
+from .conftest import wiki_lines
+
+TINY_CORPUS = "the cat sat on the mat .\na dog ran far away .\n"  # no word occurs 3 times
+
+
+@pytest.fixture
+def minilm_copy(tmp_path):
+    """A private copy of the minilm-l6 Hugging Face folder, free to damage."""
+    folder = tmp_path / "minilm"
+    shutil.copytree(ASSETS["minilm-l6"].path() / "model", folder)
+    return folder
+
+
+# -- damaged model folders ------------------------------------------------------------------
+def test_truncated_safetensors_is_named(minilm_copy, tmp_path, capsys):
+    weights = minilm_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(ModelError, match=r"model\.safetensors.*truncated or damaged"):
+        ctxembed.load(minilm_copy)
+    src = tmp_path / "in.txt"
+    src.write_text("a bank by the river\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    # main() lets anything but a CtxembedError through, so exit 1 here means no traceback
+    code = main(["embed", "--model", str(minilm_copy), "--quiet", str(src), str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "model.safetensors" in err and "copy it again" in err
+    assert not out.exists()
+
+
+def test_garbage_tokenizer_json_is_named(minilm_copy, tmp_path, capsys):
+    (minilm_copy / "tokenizer.json").write_text("this is not a tokenizer {", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"tokenizer\.json.*damaged"):
+        ctxembed.load(minilm_copy)
+    code = main(["neighbors", "--model", str(minilm_copy), "bank"])
+    assert code == 1 and "tokenizer.json" in capsys.readouterr().err
+    (minilm_copy / "tokenizer.json").write_text('{"version": "1.0"}', encoding="utf-8")
+    with pytest.raises(ModelError, match=r"tokenizer\.json"):
+        ctxembed.load(minilm_copy)
+
+
+def test_pickled_weights_are_refused(minilm, minilm_copy):
+    import torch
+
+    torch.save(minilm.model.state_dict(), minilm_copy / "pytorch_model.bin")
+    (minilm_copy / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="only safetensors"):
+        ctxembed.load(minilm_copy)
+
+
+# -- load() arguments -------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [None, 5, 3.5, ["minilm-l6"]])
+def test_load_needs_a_name_or_path(bad):
+    with pytest.raises(InputError, match="name or a path"):
+        ctxembed.load(bad)
+
+
+def test_unknown_keyword_lists_what_the_family_accepts(tiny_word2vec, tmp_path):
+    with pytest.raises(InputError, match=r"'foo'.*device.*max_length"):
+        ctxembed.load("minilm-l6", foo=1)
+    with pytest.raises(InputError, match=r"'device'.*oov"):
+        ctxembed.load("glove-6b-50d", device="cpu")
+    tiny_word2vec.save(tmp_path / "w2v")
+    with pytest.raises(InputError, match=r"'max_length'.*lowercase_fallback"):
+        ctxembed.load(tmp_path / "w2v", max_length=8)
+    tiny_word2vec.write(tmp_path / "w2v.txt")
+    with pytest.raises(InputError, match=r"'bogus'.*format"):
+        ctxembed.load(tmp_path / "w2v.txt", bogus=True)
+    assert ctxembed.load(tmp_path / "w2v", oov="error").oov == "error"
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", 5, ""])
+def test_malformed_device_is_named(device):
+    with pytest.raises(InputError, match="device"):
+        ctxembed.load("minilm-l6", device=device)
+
+
+def test_unavailable_device_is_named():
+    import torch
+
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [f"cuda:{n_gpus}"] + ([] if n_gpus else ["cuda"])
+    missing += [] if torch.backends.mps.is_available() else ["mps"]
+    for device in missing:
+        with pytest.raises(ModelError, match="not available here"):
+            ctxembed.load("minilm-l6", device=device)
+    cpu = ctxembed.load("minilm-l6", device=torch.device("cpu"))
+    assert cpu.device == torch.device("cpu")
+
+
+def test_max_length_beyond_the_position_table_is_refused(minilm):
+    with pytest.raises(InputError, match=r"max_length=100000.*512"):
+        ctxembed.load("minilm-l6", max_length=100000)
+    with pytest.raises(InputError, match="max_length"):
+        ctxembed.load("minilm-l6", max_length=0)
+    assert ctxembed.load("minilm-l6", max_length=512).max_length == 512
+    (long,) = ctxembed.load("minilm-l6", max_length=64).embed_words(["word " * 700])
+    assert len(long) == 700 and np.isfinite(long.vectors).all()
+
+
+def test_vector_of_a_non_string_is_named(glove6b):
+    with pytest.raises(InputError, match="a string"):
+        glove6b.vector(5)
+    with pytest.raises(InputError, match="a string"):
+        glove6b.lookup(5)
+
+
+# -- ScalarMix --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("weights", "gamma", "message"),
+    [
+        ([], 1.0, "at least one weight"),
+        ([float("nan")] * 7, 1.0, "finite"),
+        ([float("inf")] + [0.0] * 6, 1.0, "finite"),
+        ([0.0] * 7, float("nan"), "gamma"),
+        ([0.0] * 7, float("inf"), "gamma"),
+    ],
+)
+def test_scalar_mix_rejects_empty_and_non_finite(weights, gamma, message):
+    with pytest.raises(InputError, match=message):
+        ScalarMix(weights, gamma)
+
+
+# -- training on a corpus too small for min_count -------------------------------------------
+def test_word2vec_min_count_above_every_count(tmp_path, capsys):
+    from ctxembed.models.word2vec import Word2VecConfig, train_word2vec
+    from ctxembed.train.corpus import Corpus
+
+    corpus = Corpus([line.split() for line in TINY_CORPUS.splitlines()])
+    with pytest.raises(InputError, match="lower min_count"):
+        train_word2vec(corpus, Word2VecConfig(min_count=3, workers=1), progress=False)
+    src = tmp_path / "tiny.txt"
+    src.write_text(TINY_CORPUS, encoding="utf-8")
+    out = tmp_path / "w2v"
+    code = main(["train", "word2vec", "--corpus", str(src), "--out", str(out), "--quiet"])
+    assert code == 1 and "--min-count" in capsys.readouterr().err and not out.exists()
+
+
+def test_context2vec_min_count_above_every_count(tmp_path, capsys):
+    from ctxembed.models.context2vec import (
+        Context2VecConfig,
+        Context2VecTrainConfig,
+        train_context2vec,
+    )
+
+    sents = [line.split() for line in TINY_CORPUS.splitlines()]
+    with pytest.raises(InputError, match="lower min_count"):
+        train_context2vec(sents, Context2VecConfig(), Context2VecTrainConfig(), progress=False)
+    src = tmp_path / "tiny.txt"
+    src.write_text(TINY_CORPUS, encoding="utf-8")
+    out = tmp_path / "c2v"
+    code = main(["train", "context2vec", "--corpus", str(src), "--out", str(out), "--quiet"])
+    assert code == 1 and "--min-count" in capsys.readouterr().err and not out.exists()
+
+
+def test_word2vec_still_trains_when_some_words_pass_min_count():
+    from ctxembed.models.word2vec import Word2VecConfig, train_word2vec
+
+    cfg = Word2VecConfig(dim=8, min_count=50, epochs=1, workers=1)
+    model = train_word2vec(wiki_lines(100), cfg, progress=False)
+    assert 0 < len(model) < 200 and "the" in model
