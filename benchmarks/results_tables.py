@@ -45,7 +45,7 @@ class Table:
     cols: list[Col]
     bold: bool = True
     first: str = "model"
-    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> header -> text
+    per_row: dict[str, list[Col]] = field(default_factory=dict)  # label -> its own selectors
 
 
 def records(source: str) -> list[dict[str, Any]]:
@@ -86,12 +86,15 @@ def training_value(recs: dict[str, Any], out: str, key: str) -> float | None:
 
 
 def render(table: Table) -> str:
+    def cols(label: str) -> list[Col]:
+        return table.per_row.get(label, table.cols)
+
     if table.source == "training.json":
         train = json.loads((RESULTS / table.source).read_text())
-        cells = [[training_value(train, m, c.metric) for c in table.cols] for _, m in table.rows]
+        cells = [[training_value(train, m, c.metric) for c in cols(lab)] for lab, m in table.rows]
     else:
         recs = records(table.source)
-        cells = [[value(recs, m, c) for c in table.cols] for _, m in table.rows]
+        cells = [[value(recs, m, c) for c in cols(lab)] for lab, m in table.rows]
     best = [
         max((row[j] for row in cells if row[j] is not None), default=None)
         for j in range(len(table.cols))
@@ -103,7 +106,7 @@ def render(table: Table) -> str:
     for (label, _), row in zip(table.rows, cells, strict=True):
         shown = []
         for j, (c, v) in enumerate(zip(table.cols, row, strict=True)):
-            text = table.extra.get(label, {}).get(c.header, "")
+            text = ""
             if v is not None:
                 text = f"{v:,.{c.digits}f}"
                 if table.bold and v == best[j] and sum(r[j] is not None for r in cells) > 1:
@@ -114,10 +117,202 @@ def render(table: Table) -> str:
 
 
 # -- the tables of docs/results.md ------------------------------------------------------------
-TABLES: dict[str, Table] = {}
+MAIN = "results.json"  # ctxembed bench --models glove-6b-50d,minilm-l6,runs/... --tasks all
+CONTROLLED = "controlled/results.json"
+W2V, GLOVE = "wikitext2-word2vec", "wikitext2-glove"
+ELMO, ELMO_T = "wikitext2-elmo", "wikitext2-elmo-transformer"
+FULL = "full train"
 
 
-BLOCK = re.compile(r"(<!-- table (\S+) -->\n)(.*?)(\n<!-- /table -->)", re.S)
+def wsd(header: str, protocol: str = FULL, metric: str = "macro_f1") -> Col:
+    return Col(header, "coarsewsd", "CoarseWSD-20", metric, protocol=protocol)
+
+
+def wic(header: str, protocol: str, metric: str = "accuracy") -> Col:
+    return Col(header, "wic", "WiC", metric, protocol=protocol)
+
+
+THRESHOLD, PROBE = "cosine threshold", "probe"
+WORDSIM = [
+    Col(name, "wordsim", key, "spearman")
+    for name, key in [
+        ("SimLex-999", "simlex999"),
+        ("WS-353", "ws353"),
+        ("WS-353 sim", "ws353-sim"),
+        ("WS-353 rel", "ws353-rel"),
+        ("MEN", "men"),
+        ("RW", "rw"),
+        ("SimVerb-3500", "simverb3500"),
+    ]
+]
+STS = [Col("STS-B dev", "sts", "stsb-dev", "spearman"), Col("SICK-R", "sts", "sick-r", "spearman")]
+CLASSIFY = [
+    Col(name, "classify", key, "accuracy")
+    for name, key in [
+        ("SST-2", "sst2"),
+        ("MR", "mr"),
+        ("CR", "cr"),
+        ("SUBJ", "subj"),
+        ("MPQA", "mpqa"),
+        ("TREC", "trec"),
+    ]
+]
+MAIN_ROWS = [
+    ("glove-6b-50d", "glove-6b-50d"),
+    ("Word2Vec, WikiText-2", W2V),
+    ("GloVe, WikiText-2", GLOVE),
+    ("minilm-l6", "minilm-l6"),
+]
+
+
+def layer_table(source: str, model: str, layers: list[str], wic_layers: bool = True) -> Table:
+    """Rows = layers of one model; CoarseWSD-20 F1 and, where run, WiC per layer."""
+    cols = [Col("CoarseWSD-20 F1", "coarsewsd", "CoarseWSD-20", "", protocol=FULL)]
+    if wic_layers:
+        cols += [
+            Col("WiC threshold", "wic", "WiC", "", protocol=THRESHOLD),
+            Col("WiC probe", "wic", "WiC", "", protocol=THRESHOLD),
+        ]
+    keys = ["macro_f1", "threshold", "probe"]
+    rows, cells = [], {}
+    for layer in layers:
+        label = f"{layer} (input)" if layer == "0" else layer
+        rows.append((label, model))
+        cells[label] = [
+            Col(c.header, c.task, c.dataset, f"details.per_layer.{layer}.{k}", c.protocol)
+            for c, k in zip(cols, keys, strict=False)
+        ]
+    return Table(source, rows, cols, first="layer", per_row=cells)
+
+
+TABLES = {
+    "wsd": Table(
+        MAIN,
+        [("most frequent sense", "most frequent sense"), *MAIN_ROWS],
+        [
+            wsd("macro-F1"),
+            wsd("accuracy", metric="accuracy"),
+            wsd("1-shot F1", "1-shot"),
+            wsd("10-shot F1", "10-shot"),
+            wsd("30-shot F1", "30-shot"),
+        ],
+    ),
+    "wic": Table(MAIN, MAIN_ROWS, [wic("cosine threshold", THRESHOLD), wic("LR probe", PROBE)]),
+    "layers-minilm": layer_table(MAIN, "minilm-l6", ["0", "1", "2", "3", "4", "5", "6", "mean"]),
+    "wordsim": Table(MAIN, MAIN_ROWS, WORDSIM),
+    "sentences": Table(MAIN, MAIN_ROWS, STS + CLASSIFY),
+    "analogy": Table(
+        MAIN,
+        MAIN_ROWS[:3],
+        [
+            Col("accuracy", "analogy", "google", "accuracy"),
+            Col("coverage", "analogy", "google", "coverage"),
+        ],
+    ),
+    "training-controlled": Table(
+        "training.json",
+        [
+            ("ELMo `small` (LSTM)", "runs/wikitext2-elmo"),
+            ("ELMo `small-transformer`", "runs/wikitext2-elmo-transformer"),
+        ],
+        [
+            Col("steps", "", metric="steps", digits=0),
+            Col("tokens", "", metric="tokens", digits=0),
+            Col("wall minutes", "", metric="wall_minutes"),
+            Col("tokens/s", "", metric="tokens_per_s", digits=0),
+            Col("peak GB", "", metric="max_rss_gb"),
+            Col("valid ppl fwd", "", metric="valid_ppl_forward"),
+            Col("bwd", "", metric="valid_ppl_backward"),
+            Col("mean", "", metric="valid_ppl_mean"),
+        ],
+        bold=False,
+    ),
+    "training-use": Table(
+        "training.json",
+        [
+            ("USE DAN", "runs/wikitext2-use-dan"),
+        ],
+        [
+            Col("steps", "", metric="steps", digits=0),
+            Col("tokens", "", metric="tokens", digits=0),
+            Col("wall minutes", "", metric="wall_minutes"),
+            Col("tokens/s", "", metric="tokens_per_s", digits=0),
+            Col("peak GB", "", metric="max_rss_gb"),
+        ],
+        bold=False,
+    ),
+    "controlled": Table(
+        CONTROLLED,
+        [
+            ("most frequent sense", "most frequent sense"),
+            ("Word2Vec, WikiText-2", W2V),
+            ("GloVe, WikiText-2", GLOVE),
+            ("ELMo-LSTM, WikiText-2", ELMO),
+            ("transformer biLM, WikiText-2", ELMO_T),
+            ("glove-6b-50d (6B words)", "glove-6b-50d"),
+        ],
+        [
+            wsd("CoarseWSD-20 F1"),
+            wsd("accuracy", metric="accuracy"),
+            wsd("10-shot F1", "10-shot"),
+            wic("WiC threshold", THRESHOLD),
+            wic("WiC probe", PROBE),
+            WORDSIM[0],
+            *STS,
+        ],
+    ),
+    "c2v-cove": Table(
+        "cove-context2vec/results.json",
+        [
+            ("random ranking", "random"),
+            ("glove-6b-50d (t2t)", "glove-6b-50d"),
+            ("context2vec, WikiText-2 (c2t)", "wikitext2-context2vec"),
+            ("context2vec (c2t*t2t)", "wikitext2-context2vec (c2t*t2t)"),
+            ("CoVe, Multi30k (`[GloVe; CoVe]`)", "multi30k-cove"),
+        ],
+        [
+            wsd("CoarseWSD-20 F1"),
+            wic("WiC threshold (old)", THRESHOLD),
+            wic("WiC probe", PROBE),
+            Col("SimLex-999 (old)", "wordsim", "simlex999", "spearman"),
+            *STS,
+            Col("LST GAP", "lexsub", "lst-test", "gap"),
+            Col("CoInCo GAP", "lexsub", "coinco-test", "gap"),
+        ],
+    ),
+    "mirror": Table(
+        "mirror-minilm/results.json",
+        [
+            ("minilm-l6", "minilm-l6"),
+            ("+ Mirror sentence", "mirror-sentence-minilm"),
+            ("+ Mirror word", "mirror-word-minilm"),
+        ],
+        [*STS, WORDSIM[0], wic("WiC threshold (old)", THRESHOLD), wic("WiC probe", PROBE)],
+    ),
+    "mirror-bert": Table(
+        "bert-use/results.json",
+        [
+            ("our BERT (WikiText-2)", "wikitext2-bert"),
+            ("+ Mirror sentence", "mirror-sentence-bert"),
+            ("+ Mirror word", "mirror-word-bert"),
+        ],
+        [*STS, WORDSIM[0], wic("WiC threshold (old)", THRESHOLD), wic("WiC probe", PROBE)],
+    ),
+    "use": Table(
+        "use/results.json",
+        [
+            ("USE DAN", "wikitext2-use-dan"),
+            ("glove-6b-50d (mean of word vectors)", "glove-6b-50d"),
+            ("minilm-l6", "minilm-l6"),
+        ],
+        [*STS, WORDSIM[0], wic("WiC threshold", THRESHOLD), wic("WiC probe", PROBE)],
+    ),
+    "layers-elmo": layer_table(CONTROLLED, ELMO, ["0", "1", "2", "mean"]),
+    "layers-elmo-transformer": layer_table(CONTROLLED, ELMO_T, ["0", "1", "2", "3", "4", "mean"]),
+}
+
+
+BLOCK = re.compile(r"(<!-- table (\S+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
 def rewrite(text: str, tables: dict[str, Table]) -> str:
@@ -128,7 +323,7 @@ def rewrite(text: str, tables: dict[str, Table]) -> str:
         if name not in tables:
             raise SystemExit(f"docs/results.md names table {name!r}, which no spec defines")
         seen.add(name)
-        return m[1] + render(tables[name]) + m[4]
+        return m[1] + render(tables[name]) + "\n" + m[4]
 
     out = BLOCK.sub(one, text)
     if missing := set(tables) - seen:

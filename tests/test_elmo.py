@@ -203,6 +203,17 @@ def test_transformer_bilm_reads_long_texts_in_windows():
         ElmoEmbedder(emb.model, window=0)
 
 
+def test_saved_transformer_bilm_keeps_its_window(tmp_path):
+    import ctxembed
+
+    emb = ElmoEmbedder(tiny(encoder="transformer"), window=16)
+    emb.save(tmp_path / "m")
+    again = ctxembed.load(tmp_path / "m")
+    assert again.window == 16
+    words = [w for line in wiki_lines(10) for w in line][:60]
+    assert_same(again.embed_words([words])[0].vectors, emb.embed_words([words])[0].vectors)
+
+
 def _train(tmp_path, max_steps, resume=False, valid=None):
     from ctxembed.models.elmo import ElmoTrainConfig, train_elmo
 
@@ -267,9 +278,7 @@ def test_hdf5_round_trip_and_layout(tmp_path):
     chars, lengths = batch_chars([["the", "bank", "of", "the", "river"], ["naïve", "café"]])
     with torch.no_grad():
         # the forget bias passes through TF's -1/+1 in float32: equal to rounding
-        torch.testing.assert_close(
-            again.layers(chars, lengths), model.layers(chars, lengths), atol=1e-5, rtol=0
-        )
+        assert_same(again.layers(chars, lengths), model.layers(chars, lengths))
     emb = ctxembed.load(tmp_path / "pub")
     assert emb.family == "elmo" and emb.dim == 48
 

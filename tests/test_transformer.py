@@ -3,7 +3,7 @@ import pytest
 
 import ctxembed
 from ctxembed import InputError, ScalarMix
-from ctxembed.models.transformer import _windows
+from ctxembed.text.windows import windows
 
 from .conftest import wiki_lines
 from .contract import EmbedderContract, assert_same
@@ -26,7 +26,7 @@ def long_text(n_words: int) -> list[str]:
 
 def test_windows_cover_every_token_once():
     for n, size in [(5, 10), (10, 10), (11, 10), (1000, 100), (1001, 7)]:
-        wins = _windows(n, size)
+        wins = windows(n, size)
         owned = [t for s, e, a, b in wins for t in range(a, b)]
         assert owned == list(range(n))
         assert all(e - s == min(size, n) and s <= a <= b <= e for s, e, a, b in wins)

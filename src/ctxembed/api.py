@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, ModelError
+from .io import MANIFEST
 from .text.words import Doc, prepare
 
-MANIFEST = "ctxembed.json"
 # saved-folder families with their own embedder class (imported on demand)
 NEURAL = {
     "elmo": (".models.elmo", "ElmoEmbedder"),
@@ -236,10 +236,12 @@ class Embedder(ABC):
         return f"<{type(self).__name__} family={self.family} dim={self.dim} layers={self.n_layers}>"
 
 
-def write_manifest(folder: Path, family: str, config: dict[str, Any]) -> None:
+def write_manifest(folder: Path, family: str, config: dict[str, Any], **extra: Any) -> None:
+    """``ctxembed.json``: the family, its model config, the version, and any embedder settings
+    (``extra``) that must travel with the weights for the vectors to read back the same."""
     from . import __version__
 
-    manifest = {"family": family, "config": config, "ctxembed_version": __version__}
+    manifest = {"family": family, "config": config, "ctxembed_version": __version__, **extra}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 

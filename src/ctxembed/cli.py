@@ -135,7 +135,7 @@ class TextFile:
         as_json = self.path.suffix == ".jsonl" or self.path.name.endswith(".jsonl.gz")
         self.blank = 0
         for n, line in read_lines(self.path):
-            if not line.strip() and (as_json or not self.keep_blank):
+            if not line.strip() and not self.keep_blank:
                 self.blank += 1
                 continue
             text: str | list[str] = self._parse(n, line) if as_json else line
@@ -190,6 +190,19 @@ def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> N
         raise InputError(f"{out} exists: pass --overwrite to replace it, or choose another name")
 
 
+def _spool(src: Path) -> Path:
+    """A pipe's bytes in a temporary file, removed at exit (embed reads its input twice)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="ctxembed-embed-", suffix=src.suffix)
+    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+        shutil.copyfileobj(fin, fout)
+    atexit.register(Path(tmp).unlink, missing_ok=True)
+    return Path(tmp)
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -200,6 +213,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     if out.suffix not in (".npz", ".jsonl"):
         raise InputError(f"{out}: the output must end in .npz or .jsonl")
     check_out_file(out, args.overwrite, [src])
+    if src.exists() and not src.is_file():  # a pipe or FIFO reads once; the texts are read twice
+        src = _spool(src)
     texts = TextFile(src, args.keep_blank)
     n_texts = total = 0
     for _, _, k in texts:  # a first pass checks every line before the model loads
@@ -212,6 +227,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     n_oov = 0
     static = False
     bar = tqdm(total=n_texts, desc="embedding", unit="text", disable=args.quiet)
+    done = 0
     npz = out.suffix == ".npz"
     with atomic_file(out, "wb" if npz else "w") as f, contextlib.ExitStack() as stack:
         if npz:
@@ -258,7 +274,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
                 n_bytes += sum(len(e) for e in encoded)
                 put_offsets(np.array(wv.offsets or [(-1, -1)] * len(wv)).reshape(-1, 2))
             bar.update(len(group))
+            done += len(group)
         bar.close()
+        if done != n_texts:  # the input changed between the two passes
+            raise InputError(f"{src} changed while it was read: {done} texts, not {n_texts}")
     secs = time.perf_counter() - start
     oov = f" ({n_oov:,} out of vocabulary)" if static else ""
     plural = "s" if texts.blank > 1 else ""
@@ -305,16 +324,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.format == "elmo-hdf5":
         from .io import check_dir
-        from .models.elmo import ElmoEmbedder, write_hdf5
+        from .models.elmo import HDF5_FILES, ElmoEmbedder, write_hdf5
 
-        check_dir(args.output, args.overwrite, marker="options.json")
+        out, src = Path(args.output), Path(args.model)
+        if out.exists() and src.exists() and os.path.samefile(out, src):
+            raise InputError(f"{args.output} is also the input: export to another folder")
+        check_dir(args.output, args.overwrite, marker="options.json", allowed=HDF5_FILES)
         model = load(args.model)
         if not isinstance(model, ElmoEmbedder):
             raise InputError(f"elmo-hdf5 needs an ELMo model; {args.model} is {model.family}")
         write_hdf5(model.model, args.output, args.overwrite)
         print(f"wrote options.json and weights.hdf5 (bilm-tf layout) -> {args.output}")
         return 0
-    check_out_file(Path(args.output), args.overwrite)
+    check_out_file(Path(args.output), args.overwrite, [Path(args.model)])
     model = load(args.model)
     if not isinstance(model, StaticEmbedder):
         raise InputError(f"{args.format} writes static tables; {args.model} is {model.family}")
@@ -332,7 +354,8 @@ def check_out(args: argparse.Namespace) -> Path | None:
     check_dir(args.out, args.overwrite)
     if not hasattr(args, "resume"):
         return None
-    ckpt = Path(str(args.out).rstrip("/") + ".checkpoint")
+    out = Path(args.out).expanduser().resolve()
+    ckpt = out.with_name(out.name + ".checkpoint")
     check_dir(ckpt, overwrite=True, marker=CHECKPOINT)
     if (ckpt / CHECKPOINT).is_file() and not args.resume:
         raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
@@ -605,6 +628,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .eval.bench import default_cache, parse_tasks, run_bench
 
     parse_tasks(args.tasks)  # fail on an unknown task before loading any model
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out} is a file: name a folder for the report")
     start = time.perf_counter()
     cache = None if args.no_cache else Path(args.cache or default_cache())
     models = [m for m in args.models.split(",") if m]
@@ -650,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
         "embed",
         help="word vectors for each text of a file",
         description='INPUT: one text per line, or JSONL with {"text": ...} or '
-        '{"words": [...]}. OUTPUT: .npz (vectors, lengths, words, offsets) or .jsonl.',
+        '{"words": [...]}. OUTPUT: .npz (see README: vectors, lengths, lines, offsets, '
+        "word_bytes, word_ends, oov) or .jsonl.",
     )
     s.add_argument("--model", required=True, help="a name from `ctxembed models` or a path")
     s.add_argument(

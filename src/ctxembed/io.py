@@ -7,7 +7,9 @@ import gzip
 import math
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import numpy.typing as npt
 
 from .errors import InputError
 
-MANIFEST = "ctxembed.json"  # what every saved model folder holds (api.MANIFEST)
+MANIFEST = "ctxembed.json"  # what every saved model folder holds
 CHECKPOINT = "state.json"  # what every training checkpoint folder holds
 
 
@@ -63,9 +65,12 @@ def _umask() -> int:
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place on success."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    p = Path(path).expanduser()
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror} ({e.filename})") from None
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
@@ -89,14 +94,21 @@ def _dir_kind(p: Path) -> str | None:
     return None
 
 
-def check_dir(path: str | os.PathLike, overwrite: bool = False, marker: str = MANIFEST) -> Path:
+def check_dir(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    marker: str = MANIFEST,
+    allowed: frozenset[str] | None = None,
+) -> Path:
     """Refuse a folder to write that would cost anything ctxembed did not write; the real path.
 
     Allowed: a new path, an empty folder, or, with ``overwrite``, a folder holding ``marker``
-    (``ctxembed.json`` for saved models, ``state.json`` for checkpoints), which ctxembed wrote.
-    A symbolic link is followed, so its target is the folder written.
+    (``ctxembed.json`` for saved models, ``state.json`` for checkpoints), which ctxembed wrote;
+    where the marker is a common name (``options.json`` of an ELMo export), ``allowed`` lists
+    every file such a folder may hold. A symbolic link is followed, so its target is the
+    folder written.
     """
-    p = Path(path)
+    p = Path(path).expanduser()
     if p.is_symlink():
         p = p.resolve()
     kind = _dir_kind(p)
@@ -109,13 +121,20 @@ def check_dir(path: str | os.PathLike, overwrite: bool = False, marker: str = MA
         return p
     if not p.is_dir():
         raise InputError(f"{path} exists and is not a folder: choose another name")
-    if (p / marker).is_file():
+    held = {q.name for q in p.iterdir()}
+    ours = marker in held and (p / marker).is_file()
+    if ours and allowed is not None and not held <= allowed:
+        raise InputError(
+            f"{path} holds files ctxembed does not write there ({', '.join(sorted(held - allowed))}):"
+            " ctxembed never replaces it; choose a new folder name"
+        )
+    if ours:
         if not overwrite:
             raise InputError(
                 f"{path} already holds a ctxembed output: pass --overwrite (overwrite=True) "
                 "to replace it, or choose another name"
             )
-    elif any(p.iterdir()):
+    elif held:
         raise InputError(
             f"{path} is a folder ctxembed did not write (no {marker}) and is not empty: "
             "ctxembed never replaces it; choose a new folder name"
@@ -143,15 +162,19 @@ def _fix_modes(folder: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(
-    path: str | os.PathLike, overwrite: bool = False, marker: str = MANIFEST
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    marker: str = MANIFEST,
+    allowed: frozenset[str] | None = None,
 ) -> Iterator[Path]:
     """Fill a temporary folder beside ``path``; on success it becomes ``path``.
 
     ``path`` may be new or an empty folder; a folder ctxembed wrote (it holds ``marker``) is
     replaced only with ``overwrite=True``. Anything else is refused before a byte is
-    written (``check_dir``): the library never removes what it did not write.
+    written (``check_dir``), and checked again before the swap (another run may have written
+    it meanwhile): the library never removes what it did not write.
     """
-    p = check_dir(path, overwrite, marker)
+    p = check_dir(path, overwrite, marker, allowed)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
@@ -160,21 +183,37 @@ def atomic_dir(
     try:
         yield tmp
         _fix_modes(tmp)
-        if (p / marker).is_file():  # ours (checked again now): swap it out, then drop it
+        check_dir(p, overwrite, marker, allowed)
+        if p.exists():  # ours, as just checked: swap it out, then drop it
             old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
-            os.replace(p, old)
-            os.replace(tmp, p)
+            with _signals_held():  # an interrupt between the renames would lose both
+                os.replace(p, old)
+                os.replace(tmp, p)
             shutil.rmtree(old, ignore_errors=True)
         else:
             try:
                 os.replace(tmp, p)  # rename(2) only replaces an empty folder: nothing is lost
-            except OSError:
+            except OSError as e:
                 raise InputError(
-                    f"{path} changed while writing and is not empty: nothing was replaced"
+                    f"cannot write {path}: {e.strerror}; nothing was replaced"
                 ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM (in the main thread) until the block is done."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class NpzWriter:

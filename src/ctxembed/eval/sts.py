@@ -11,33 +11,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ..errors import InputError
-from ..io import read_lines
+from ..datasets import STS_SETS, sts_pairs
 from .common import DATA, Context, Result, checksum, unit
 
-SETS = {
-    "stsb-train": (DATA / "stsb" / "sts-train.csv.gz", "train"),
-    "stsb-dev": (DATA / "stsb" / "sts-dev.csv.gz", "dev"),
-    "sick-r": (DATA / "sick" / "SICK_test_annotated.txt.gz", "test"),
-}
-
-
-def load(name: str) -> list[tuple[str, str, float]]:
-    """``(sentence1, sentence2, gold score)`` per pair."""
-    if name not in SETS:
-        raise InputError(f"unknown sentence-similarity set {name!r}; known: {', '.join(SETS)}")
-    path, _ = SETS[name]
-    out = []
-    for n, line in read_lines(path):
-        f = line.split("\t")
-        try:
-            if name.startswith("stsb"):
-                out.append((f[5], f[6], float(f[4])))
-            elif n > 1:  # SICK has a header
-                out.append((f[1], f[2], float(f[3])))
-        except (IndexError, ValueError):
-            raise InputError(f"{path}, line {n}: cannot read a sentence pair and score") from None
-    return out
+SETS = {name: (DATA / path, split) for name, (path, split) in STS_SETS.items()}
+load = sts_pairs  # (sentence1, sentence2, gold score) per pair
 
 
 def evaluate(a: np.ndarray, b: np.ndarray, gold: list[float]) -> dict[str, float]:

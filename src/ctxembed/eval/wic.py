@@ -96,7 +96,8 @@ def best_threshold(cos: np.ndarray, y: np.ndarray) -> float:
     else:
         cut = float((c[starts[g] - 1] + c[starts[g]]) / 2)
     # the cut must reproduce the count it was chosen for
-    assert round(threshold_accuracy(cos, y, cut) * len(c) / 100) == neg_below[g] + pos_above[g]
+    if round(threshold_accuracy(cos, y, cut) * len(c) / 100) != neg_below[g] + pos_above[g]:
+        raise RuntimeError(f"WiC threshold {cut} does not reproduce the count it was chosen for")
     return cut
 
 

@@ -45,7 +45,10 @@ from ..train.loop import History, LoopConfig, train
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
 N_CHARS = 262  # 0 (no token) + 261 ids
 WEIGHTS = "model.safetensors"
-WINDOW = 64  # words the transformer biLM reads at once (training sequences hold 20)
+# words the transformer biLM reads at once: its attention is quadratic in length, and its
+# sinusoidal positions only extrapolate so far beyond the 20-word training sequences
+WINDOW = 64
+HDF5_FILES = frozenset({"options.json", "weights.hdf5"})  # all an ELMo export folder holds
 
 
 @dataclass
@@ -404,8 +407,9 @@ class ElmoEmbedder(Embedder):
         """Per sentence ``[n_layers, n_words, dim]`` without <S> and </S>; batches sorted by length.
 
         An LSTM has no window: a long text is read whole, nothing is cut. The transformer
-        biLM attends over ``window`` words at most (quadratic cost, and positions it never
-        saw in training): a longer text is read in half-overlapping windows, each framed by
+        biLM attends over ``window`` words at most (attention is quadratic in length, and
+        positions far past the training length are guesswork): a longer text is read in
+        half-overlapping windows, each framed by
         <S> ... </S> as training sequences are, and each word takes its vectors from the
         window whose centre is nearest.
         """
@@ -439,7 +443,7 @@ class ElmoEmbedder(Embedder):
             state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS))
             (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
-            write_manifest(tmp, self.family, self.cfg.to_dict())
+            write_manifest(tmp, self.family, self.cfg.to_dict(), window=self.window)
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> ElmoEmbedder:
@@ -453,7 +457,7 @@ class ElmoEmbedder(Embedder):
         vocab = (
             vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if vocab_file.exists() else []
         )
-        return cls(model, vocab, window=options.get("window", WINDOW))
+        return cls(model, vocab, window=options.get("window", manifest.get("window", WINDOW)))
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -653,7 +657,7 @@ def write_hdf5(model: BiLM, folder: str | os.PathLike, overwrite: bool = False) 
             "the bilm-tf hdf5 format holds LSTM biLMs only; save a transformer biLM as a ctxembed folder"
         )
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    with atomic_dir(folder, overwrite, marker="options.json") as tmp:
+    with atomic_dir(folder, overwrite, marker="options.json", allowed=HDF5_FILES) as tmp:
         (tmp / "options.json").write_text(json.dumps(options_of(cfg), indent=1))
         with h5py.File(tmp / "weights.hdf5", "w") as f:
             f["char_embed"] = sd["encoder.embed.weight"][1:]

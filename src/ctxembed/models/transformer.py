@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 from ..api import Embedder, resolve_layers, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
+from ..text.windows import windows
 from ..text.words import Doc, prepare
 
 SENTENCE_POOLING = ("mean", "cls", "max")
@@ -171,7 +171,7 @@ class TransformerEmbedder(Embedder):
         tails: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
         segments = []  # (text, start, end, first token owned, end of owned)
         for i, toks in enumerate(ids):
-            for s, e, own_s, own_e in _windows(len(toks), body_max):
+            for s, e, own_s, own_e in windows(len(toks), body_max):
                 segments.append((i, s, e, own_s, own_e))
         segments.sort(key=lambda seg: seg[2] - seg[1], reverse=True)
         only_last = layers == (self.n_layers - 1,)
@@ -338,20 +338,6 @@ def _special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
         if full[k : k + len(bare)] == bare:
             return full[:k], full[k + len(bare) :]
     raise ModelError("cannot locate the text inside this tokenizer's special tokens")
-
-
-def _windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
-    """Windows ``(start, end, own_start, own_end)`` over ``n`` tokens, half-overlapping.
-
-    Each token is owned by the window whose centre is nearest to it.
-    """
-    if n <= size:
-        return [(0, n, 0, n)]
-    step = max(size // 2, 1)
-    starts = list(range(0, n - size, step)) + [n - size]
-    centres = [s + size / 2 for s in starts]
-    cuts = [0] + [int(np.ceil((a + b) / 2)) for a, b in pairwise(centres)] + [n]
-    return [(s, s + size, cuts[k], cuts[k + 1]) for k, s in enumerate(starts)]
 
 
 def _sentence_transformers_settings(path: Path) -> dict[str, Any]:

@@ -281,10 +281,10 @@ def neighbour_pairs(corpus: Iterable[list[str]], max_len: int) -> list[tuple[lis
 
 def sick_nli(path: Path | None = None) -> list[tuple[list[str], list[str], int]]:
     """SICK train pairs with their entailment label (the relatedness score is not used)."""
-    from ..eval.common import DATA
+    from ..datasets import data_path
     from ..text.words import split_words
 
-    path = path or DATA / "sick" / "SICK_train.txt.gz"
+    path = path or data_path("sick", "SICK_train.txt.gz")
     out = []
     for n, line in read_lines(path):
         f = line.split("\t")
@@ -298,10 +298,10 @@ def sick_nli(path: Path | None = None) -> list[tuple[list[str], list[str], int]]
 
 def stsb_train() -> list[tuple[list[str], list[str], float]]:
     """STS-B train pairs, the gold score scaled to [0, 1]."""
-    from ..eval.sts import load
+    from ..datasets import sts_pairs
     from ..text.words import split_words
 
-    return [(split_words(a)[0], split_words(b)[0], s / 5) for a, b, s in load("stsb-train")]
+    return [(split_words(a)[0], split_words(b)[0], s / 5) for a, b, s in sts_pairs("stsb-train")]
 
 
 @dataclass

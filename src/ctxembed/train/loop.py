@@ -65,12 +65,12 @@ def save_checkpoint(
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
         save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
-        (tmp / "state.json").write_text(json.dumps(meta))
+        (tmp / CHECKPOINT).write_text(json.dumps(meta))
 
 
 def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
     try:
-        meta = json.loads((folder / "state.json").read_text())
+        meta = json.loads((folder / CHECKPOINT).read_text())
         load_model(model, str(folder / "model.safetensors"))
         opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
@@ -94,7 +94,7 @@ def train(
 ) -> History:
     history = History()
     step, first_epoch, skip = 0, 0, 0
-    if resume and checkpoint is not None and (checkpoint / "state.json").exists():
+    if resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists():
         meta = load_checkpoint(checkpoint, model, opt)
         if meta["n_batches"] != len(batches) or meta["seed"] != cfg.seed:
             raise InputError(
