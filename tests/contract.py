@@ -85,8 +85,8 @@ class EmbedderContract:
         again = ctxembed.load(tmp_path / "model")
         assert type(again) is type(embedder) and again.dim == embedder.dim
         for a, b in zip(embedder.embed_words(TEXTS), again.embed_words(TEXTS), strict=True):
-            np.testing.assert_array_equal(a.vectors, b.vectors)
-        np.testing.assert_array_equal(embedder.embed_sentences(TEXTS), again.embed_sentences(TEXTS))
+            assert_same(a.vectors, b.vectors)
+        assert_same(embedder.embed_sentences(TEXTS), again.embed_sentences(TEXTS))
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files left"
 
     def test_sentences_shape(self, embedder):

@@ -1,14 +1,19 @@
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ctxembed
 from ctxembed.cli import main
+from ctxembed.io import WRITTEN
 
 from .conftest import wiki_lines
 from .contract import assert_same
@@ -42,7 +47,7 @@ def test_embed_text_lines_to_npz(capsys, tmp_path, glove6b):
         assert z["lengths"].tolist() == [6, 4] and z["vectors"].shape == (10, 50)
         assert npz_words(z)[:5] == ["I", "went", "to", "the", "bank"]
         assert z["offsets"][4].tolist() == [14, 18]
-        np.testing.assert_array_equal(z["vectors"][4], glove6b.vector("bank"))
+        assert_same(z["vectors"][4], glove6b.vector("bank"))
 
 
 def test_embed_jsonl_to_jsonl_with_layers(capsys, tmp_path, minilm):
@@ -208,7 +213,7 @@ def test_train_then_load_and_export(capsys, tmp_path, wiki_text_file, family):
         str(tmp_path / "v.bin"),
     )
     assert code == 0
-    np.testing.assert_array_equal(ctxembed.load(tmp_path / "v.bin").vectors, model.vectors)
+    assert_same(ctxembed.load(tmp_path / "v.bin").vectors, model.vectors)
 
 
 def test_train_bad_corpus(capsys, tmp_path):
@@ -277,7 +282,8 @@ def test_train_elmo_with_a_config_file(capsys, tmp_path, wiki_text_file):
     assert model.family == "elmo" and model.dim == 32 and model.n_layers == 2
     pub = tmp_path / "pub"
     code, stdout, _ = run(capsys, "export", "--model", str(out), "--format", "elmo-hdf5", str(pub))
-    assert code == 0 and sorted(p.name for p in pub.iterdir()) == ["options.json", "weights.hdf5"]
+    names = sorted(p.name for p in pub.iterdir())
+    assert code == 0 and names == [WRITTEN, "options.json", "weights.hdf5"]
     texts = ["the bank of the river", "a long time ago"]
     for a, b in zip(model.embed_words(texts), ctxembed.load(pub).embed_words(texts), strict=True):
         assert_same(a.vectors, b.vectors)
@@ -287,6 +293,14 @@ def test_train_elmo_with_a_config_file(capsys, tmp_path, wiki_text_file):
     assert run(capsys, *export)[0] == 0
     code, _, err = run(capsys, *export[:-1], str(tmp_path))
     assert code == 1 and "did not write" in err
+    # a published ELMo the user downloaded has the very same two files, and is still theirs
+    download = tmp_path / "allennlp-elmo"
+    download.mkdir()
+    for name in ("options.json", "weights.hdf5"):
+        shutil.copy(pub / name, download / name)
+    code, _, err = run(capsys, *export[:-1], str(download))
+    assert code == 1 and "did not write" in err
+    assert sorted(p.name for p in download.iterdir()) == ["options.json", "weights.hdf5"]
     code, _, err = run(capsys, *args[:7], str(tmp_path / "missing.json"), "--overwrite")
     assert code == 1 and "no such file" in err
 
@@ -313,7 +327,7 @@ def test_embed_skips_blank_lines_and_counts_oov(capsys, tmp_path, glove6b):
     rows = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
     assert [r["line"] for r in rows] == [1, 3]
     assert rows[0]["oov"] == [False, False, True] and rows[1]["oov"] == [True, False]
-    np.testing.assert_array_equal(rows[1]["vectors"][1], glove6b.vector("river"))
+    assert_same(rows[1]["vectors"][1], glove6b.vector("river"))
 
 
 def test_embed_npz_size_follows_content(capsys, tmp_path):
@@ -336,7 +350,7 @@ def test_embed_refuses_to_overwrite(capsys, tmp_path):
     code, _, err = run(
         capsys, "embed", "--model", "glove-6b-50d", "--overwrite", str(src), str(src)
     )
-    assert code == 1 and "also the input" in err
+    assert code == 1 and "the input" in err
     assert src.read_text() == '{"text": "the bank"}\n'
     out = tmp_path / "o.jsonl"
     out.write_text("precious\n")
@@ -348,7 +362,7 @@ def test_embed_refuses_to_overwrite(capsys, tmp_path):
 
 def test_embed_long_text_shows_windows_done(capsys, tmp_path):
     src = tmp_path / "in.txt"
-    words = [w for t in wiki_lines(100) for w in t][:1_050]  # cli.LONG_TEXT is 1,000
+    words = [w for t in wiki_lines(100) for w in t][:1_500]  # over cli.LONG_TEXT characters
     src.write_text(" ".join(words) + "\n", encoding="utf-8")
     code, _, err = run(capsys, "embed", "--model", "minilm-l6", str(src), str(tmp_path / "o.npz"))
     assert code == 0 and "window" in err
@@ -465,3 +479,59 @@ def test_mix_weights_must_be_finite(capsys, tmp_path):
             str(tmp_path / "o.npz"),
         )
         assert code == 1 and "finite" in err
+
+
+def test_bench_never_replaces_a_report_it_did_not_write(capsys, tmp_path):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "results.md").write_text("my notes")
+    bench = ["bench", "--models", "glove-6b-50d", "--tasks", "wordsim", "--limit", "5", "--quiet"]
+    code, _, err = run(capsys, *bench, "--no-cache", "--out", str(out))
+    assert code == 1 and "did not write" in err
+    assert (out / "results.md").read_text() == "my notes"
+    (out / "results.md").unlink()
+    assert run(capsys, *bench, "--no-cache", "--out", str(out))[0] == 0
+    code, _, err = run(capsys, *bench, "--no-cache", "--out", str(out))
+    assert code == 1 and "--overwrite" in err  # its own earlier report: only when asked
+    assert run(capsys, *bench, "--no-cache", "--overwrite", "--out", str(out))[0] == 0
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(capsys, *bench, "--out", str(tmp_path / "afile" / "sub"))
+    assert code == 1 and "is a file" in err  # before any model runs
+
+
+def test_export_never_writes_into_its_input(capsys, tmp_path, tiny_word2vec):
+    tiny_word2vec.save(tmp_path / "w2v")
+    manifest = (tmp_path / "w2v" / "ctxembed.json").read_text()
+    for target in ("ctxembed.json", "vocab.txt"):
+        export = ["export", "--model", str(tmp_path / "w2v"), "--format", "word2vec-text"]
+        code, _, err = run(capsys, *export, "--overwrite", str(tmp_path / "w2v" / target))
+        assert code == 1 and "input" in err
+    assert (tmp_path / "w2v" / "ctxembed.json").read_text() == manifest
+    assert ctxembed.load(tmp_path / "w2v").dim == tiny_word2vec.dim
+
+
+def test_embed_a_folder_or_a_pipe(capsys, tmp_path):
+    before = set(Path(tempfile.gettempdir()).glob("ctxembed-embed-*"))
+    code, _, err = run(
+        capsys, "embed", "--model", "glove-6b-50d", str(tmp_path), str(tmp_path / "o.npz")
+    )
+    assert code == 1 and "is a folder" in err
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"printf 'the bank\\n\\377\\n' > {fifo}"])
+    code, _, err = run(
+        capsys, "embed", "--model", "glove-6b-50d", str(fifo), str(tmp_path / "o.npz")
+    )
+    writer.wait(timeout=30)
+    assert code == 1 and f"{fifo}, line 2: not valid UTF-8" in err  # the pipe's name, not a copy's
+    assert set(Path(tempfile.gettempdir()).glob("ctxembed-embed-*")) == before
+
+
+def test_compare_checks_every_model_first(capsys):
+    ctx = ["I went to the bank", "the river bank"]
+    code, out, err = run(
+        capsys, "compare", "--model", "glove-6b-50d,nosuch", "--word", "bank", *ctx
+    )
+    assert code == 1 and "nosuch" in err and "#1" not in out
+    code, _, err = run(capsys, "compare", "--model", ",", "--word", "bank", *ctx)
+    assert code == 1 and "at least one model" in err

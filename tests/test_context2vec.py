@@ -104,6 +104,8 @@ def test_bad_slot_input_is_a_clear_error(trained):
         emb.substitutes("[]")
     with pytest.raises(InputError, match="exactly one slot"):
         emb.substitutes("no slot here")
+    with pytest.raises(InputError, match="one way only"):  # which slot was meant?
+        emb.substitutes("the [] was released", 2)
     with pytest.raises(OutOfVocabularyError, match="not in this context2vec vocabulary"):
         emb.similarity("the [] was released", "qwertyuiop")
 

@@ -63,9 +63,9 @@ def test_parts_and_layers(trained):
     assert both.layers.shape == (3, 12, 50 + 64)
     glove = emb.glove.embed_words(text)[0].vectors
     # layer 0 is the context-free input (GloVe, zero-padded), as in every family
-    np.testing.assert_array_equal(both.layers[0, :, :50], glove)
+    assert_same(both.layers[0, :, :50], glove)
     assert not both.layers[0, :, 50:].any()
-    np.testing.assert_array_equal(both.layers[2, :, :50], glove)
+    assert_same(both.layers[2, :, :50], glove)
     cove = CoveEmbedder(emb.encoder, emb.glove, emb.cfg, part="cove")
     assert_same(cove.embed_words(text)[0].vectors, both.layers[2, :, 50:])
     assert_same(cove.embed_words(text, layers=1)[0].vectors, both.layers[1, :, 50:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -13,6 +14,7 @@ from ctxembed.cli import main
 from ctxembed.registry import ASSETS
 
 from .conftest import wiki_lines
+from .contract import assert_same
 
 TINY_CORPUS = "the cat sat on the mat .\na dog ran far away .\n"  # no word occurs 3 times
 
@@ -127,6 +129,7 @@ def test_vector_of_a_non_string_is_named(glove6b):
         ([float("inf")] + [0.0] * 6, 1.0, "finite"),
         ([0.0] * 7, float("nan"), "gamma"),
         ([0.0] * 7, float("inf"), "gamma"),
+        ([0.0] * 7, 0.0, "other than 0"),  # every vector would be zero
     ],
 )
 def test_scalar_mix_rejects_empty_and_non_finite(weights, gamma, message):
@@ -172,3 +175,88 @@ def test_word2vec_still_trains_when_some_words_pass_min_count():
     cfg = Word2VecConfig(dim=8, min_count=50, epochs=1, workers=1)
     model = train_word2vec(wiki_lines(100), cfg, progress=False)
     assert 0 < len(model) < 200 and "the" in model
+
+
+# -- mistakes a new user made with the CLI ----------------------------------------------------
+def test_a_layer_named_twice_counts_twice(glove6b, minilm):
+    (a,) = glove6b.embed_words(["the bank"], layers=[0, 0])
+    assert_same(a.vectors, glove6b.embed_words(["the bank"])[0].vectors)
+    (b,) = minilm.embed_words(["the bank"], layers=[-1, 6, 2])
+    (c,) = minilm.embed_words(["the bank"], layers=[6, 2], return_layers=True)
+    assert_same(b.vectors, (2 * c.layers[0] + c.layers[1]) / 3)
+
+
+def test_a_pipe_is_no_training_corpus(tmp_path):
+    from ctxembed.train.corpus import Corpus
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        Corpus(fifo)  # a FIFO with no writer: the check never opens it
+    with pytest.raises(InputError, match="--valid"):
+        Corpus(tmp_path / "missing.txt", what="--valid")
+
+
+def test_training_that_diverges_is_named_and_saves_nothing(tmp_path, wiki_text_file, capsys):
+    out = tmp_path / "g"
+    args = ["train", "glove", "--corpus", str(wiki_text_file), "--out", str(out), "--quiet"]
+    code = main([*args, "--epochs", "1", "--dim", "8", "--lr", "1e30"])
+    assert code == 1 and "diverged" in capsys.readouterr().err and not out.exists()
+    out = tmp_path / "e"
+    elmo = ["train", "elmo", "--corpus", str(wiki_text_file), "--out", str(out), "--quiet"]
+    code = main(
+        [*elmo, "--config", str(tiny_elmo_config(tmp_path)), "--max-steps", "2", "--lr", "1e30"]
+    )
+    assert code == 1 and "diverged at step" in capsys.readouterr().err and not out.exists()
+
+
+def tiny_elmo_config(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text('{"filters": [[1, 8], [2, 8]], "n_highway": 1, "cell_dim": 32, "proj_dim": 16}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('{"cell_dim": "x"}', r"cell_dim: 'x'.*int"),
+        ('{"n_layers": 0}', "n_layers: 0.*at least 1"),
+        ('{"dropout": -0.5}', "dropout"),
+        ('{"cell_clip": null}', None),  # None is a value this field takes
+    ],
+)
+def test_config_values_are_checked_before_training(tmp_path, capsys, config, message):
+    from ctxembed.cli import model_config
+    from ctxembed.models.elmo import CONFIGS, ElmoConfig
+
+    path = tmp_path / "c.json"
+    path.write_text(config)
+    if message is None:
+        assert (
+            model_config(str(path), CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig()).cell_clip
+            is None
+        )
+        return
+    with pytest.raises(InputError, match=message):
+        model_config(str(path), CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig())
+    with pytest.raises(InputError, match="a folder"):
+        model_config(str(tmp_path), CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig())
+
+
+def test_resume_from_another_model_is_one_line(tmp_path):
+    import torch
+
+    from ctxembed.train.loop import load_checkpoint, save_checkpoint
+
+    small = torch.nn.Linear(2, 2)
+    save_checkpoint(tmp_path / "ck", small, torch.optim.Adam(small.parameters()), {"step": 1})
+    big = torch.nn.Linear(3, 3)
+    with pytest.raises(InputError, match="another model") as e:
+        load_checkpoint(tmp_path / "ck", big, torch.optim.Adam(big.parameters()))
+    assert len(str(e.value)) < 300  # not torch's list of every mismatched tensor
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, wiki_text_file, capsys):
+    args = ["train", "glove", "--corpus", str(wiki_text_file), "--quiet", "--resume"]
+    assert main([*args, "--out", str(tmp_path / "g"), "--epochs", "1", "--dim", "8"]) == 0
+    assert "no checkpoint" in capsys.readouterr().err

@@ -172,7 +172,7 @@ def test_cove_layer_zero_is_the_glove_input(glove6b):
         emb = untrained_cove(glove6b, part)
         assert emb.n_layers == 3
         wv = emb.embed_words(text, layers="all", return_layers=True)[0]
-        np.testing.assert_array_equal(wv.layers[0, :, :50], g)
+        assert_same(wv.layers[0, :, :50], g)
         assert not wv.layers[0, :, 50:].any()
         x, lengths, _ = emb.inputs(text)
         with torch.no_grad():

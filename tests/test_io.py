@@ -8,7 +8,7 @@ import pytest
 
 import ctxembed
 from ctxembed.errors import InputError
-from ctxembed.io import CHECKPOINT, NpzWriter, atomic_dir, atomic_file, check_dir
+from ctxembed.io import CHECKPOINT, MANIFEST, WRITTEN, NpzWriter, atomic_dir, atomic_file, check_dir
 
 
 def test_save_refuses_a_folder_it_did_not_write(tmp_path, tiny_glove):
@@ -36,6 +36,32 @@ def test_save_replaces_its_own_folder_only_when_asked(tmp_path, tiny_glove, tiny
     assert [p.name for p in tmp_path.iterdir()] == ["m"], "the old folder is gone"
 
 
+def test_overwrite_never_takes_a_file_added_to_a_saved_folder(tmp_path, tiny_glove):
+    out = tmp_path / "m"
+    tiny_glove.save(out)
+    (out / "notes.txt").write_text("my notes on this model")
+    with pytest.raises(InputError, match=r"did not write \(notes.txt\)"):
+        tiny_glove.save(out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "my notes on this model"
+    (out / "notes.txt").unlink()
+    (out / "mine").mkdir()  # an empty folder of the user's counts as much as a file
+    with pytest.raises(InputError, match=r"did not write \(mine\)"):
+        tiny_glove.save(out, overwrite=True)
+    (out / "mine").rmdir()
+    tiny_glove.save(out, overwrite=True)  # all of it ctxembed's again
+    assert (out / MANIFEST).exists()
+
+
+def test_a_folder_with_no_written_list_is_never_replaced(tmp_path, tiny_glove):
+    # a manifest alone proves nothing: a user can copy one, and older versions kept no list
+    out = tmp_path / "m"
+    tiny_glove.save(out)
+    (out / WRITTEN).unlink()
+    with pytest.raises(InputError, match="did not write"):
+        tiny_glove.save(out, overwrite=True)
+    assert (out / MANIFEST).exists()
+
+
 def test_refuses_a_file_the_current_folder_and_home(tmp_path, monkeypatch, tiny_glove):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="not a folder"):
@@ -59,13 +85,13 @@ def test_refuses_a_file_the_current_folder_and_home(tmp_path, monkeypatch, tiny_
 def test_checkpoints_are_replaced_only_when_they_are_checkpoints(tmp_path):
     ck = tmp_path / "ck"
     for step in (1, 2):
-        with atomic_dir(ck, overwrite=True, marker=CHECKPOINT) as tmp:
+        with atomic_dir(ck, overwrite=True) as tmp:
             (tmp / CHECKPOINT).write_text(str(step))
     assert (ck / CHECKPOINT).read_text() == "2"
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="did not write"), atomic_dir(other, True, CHECKPOINT):
+    with pytest.raises(InputError, match="did not write"), atomic_dir(other, True):
         pass
     assert (other / "notes.txt").read_text() == "mine"
 

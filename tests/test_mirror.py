@@ -100,12 +100,10 @@ def test_rewiring_minilm_pulls_views_together(minilm, tmp_path):
     after = np.mean([held_apart_loss(rewired, held, s) for s in (0, 1)])
     assert after < 0.5 * before
     # the base is untouched (the 0-step copy is a snapshot of it); the rewired model round-trips
-    np.testing.assert_array_equal(
-        minilm.embed_sentences(items[:4]), same.embed_sentences(items[:4])
-    )
+    assert_same(minilm.embed_sentences(items[:4]), same.embed_sentences(items[:4]))
     vecs = rewired.embed_sentences(items[:4])
     rewired.save(tmp_path / "m")
-    np.testing.assert_array_equal(ctxembed.load(tmp_path / "m").embed_sentences(items[:4]), vecs)
+    assert_same(ctxembed.load(tmp_path / "m").embed_sentences(items[:4]), vecs)
 
 
 def test_cli_refuses_a_static_base(tmp_path, wiki_text_file, capsys):

@@ -5,6 +5,7 @@ import pytest
 
 import ctxembed
 from ctxembed import InputError, ModelError, OutOfVocabularyError
+from ctxembed.io import WRITTEN
 from ctxembed.models.static import StaticEmbedder, sniff_format
 
 from .contract import EmbedderContract
@@ -121,7 +122,7 @@ def test_glove_6b_asset(glove6b):
 def test_saved_folder_has_manifest_and_no_pickle(small, tmp_path):
     small.save(tmp_path / "m")
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["ctxembed.json", "vectors.safetensors", "vocab.txt"]
+    assert names == [WRITTEN, "ctxembed.json", "vectors.safetensors", "vocab.txt"]
     (tmp_path / "m" / "vectors.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ModelError, match="safetensors"):
         ctxembed.load(tmp_path / "m")

@@ -1,6 +1,7 @@
 import pytest
 
 from ctxembed import InputError
+from ctxembed.text.windows import window_pieces, windows
 from ctxembed.text.words import prepare, split_words
 
 
@@ -36,7 +37,7 @@ def test_prepare_rejects_empty_and_wrong_types():
         prepare(["ok", "  \n"])
     with pytest.raises(InputError, match="word 1 of text 0"):
         prepare([["a", " "]])
-    with pytest.raises(InputError, match="text 0 is a int"):
+    with pytest.raises(InputError, match="text 0 is of type int"):
         prepare([5])
     with pytest.raises(InputError):
         prepare(42)
@@ -79,3 +80,27 @@ def test_mixed_scripts_keep_latin_words_and_numbers_whole():
         "don't", "panic", ":", "๑๒", "ok",
     ]  # fmt: skip
     assert [text[s:e] for s, e in offsets] == words
+
+
+def test_windows_cover_every_token_once():
+    for n, size in [(5, 10), (10, 10), (11, 10), (1000, 100), (1001, 7)]:
+        wins = windows(n, size)
+        owned = [t for s, e, a, b in wins for t in range(a, b)]
+        assert owned == list(range(n))
+        assert all(e - s == min(size, n) and s <= a <= b <= e for s, e, a, b in wins)
+
+
+def test_window_pieces_cover_every_item_once_longest_first():
+    lengths = [3, 250, 0, 40]
+    for size in (None, 16):
+        pieces = window_pieces(lengths, size)
+        assert [e - s for _, s, e, _, _ in pieces] == sorted(
+            (e - s for _, s, e, _, _ in pieces), reverse=True
+        )
+        for i, n in enumerate(lengths):
+            owned = sorted(t for j, _, _, a, b in pieces if j == i for t in range(a, b))
+            assert owned == list(range(n))
+    assert (
+        len(window_pieces(lengths, None)) == 4
+        and max(e - s for _, s, e, _, _ in window_pieces(lengths, 16)) == 16
+    )

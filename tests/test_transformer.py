@@ -3,7 +3,6 @@ import pytest
 
 import ctxembed
 from ctxembed import InputError, ScalarMix
-from ctxembed.text.windows import windows
 
 from .conftest import wiki_lines
 from .contract import EmbedderContract, assert_same
@@ -22,14 +21,6 @@ def long_text(n_words: int) -> list[str]:
         if len(words) >= n_words:
             return words[:n_words]
     raise AssertionError("not enough text")
-
-
-def test_windows_cover_every_token_once():
-    for n, size in [(5, 10), (10, 10), (11, 10), (1000, 100), (1001, 7)]:
-        wins = windows(n, size)
-        owned = [t for s, e, a, b in wins for t in range(a, b)]
-        assert owned == list(range(n))
-        assert all(e - s == min(size, n) and s <= a <= b <= e for s, e, a, b in wins)
 
 
 def test_every_word_of_a_2000_word_text_gets_a_vector(minilm):

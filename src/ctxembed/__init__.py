@@ -3,7 +3,13 @@
 __version__ = "0.1.0"
 
 from .api import Embedder, ScalarMix, WordVectors, available, load  # noqa: E402
-from .errors import CtxembedError, InputError, ModelError, OutOfVocabularyError  # noqa: E402
+from .errors import (  # noqa: E402
+    CtxembedError,
+    InputError,
+    ModelError,
+    OutOfVocabularyError,
+    TrainingError,
+)
 
 __all__ = [
     "CtxembedError",
@@ -12,6 +18,7 @@ __all__ = [
     "ModelError",
     "OutOfVocabularyError",
     "ScalarMix",
+    "TrainingError",
     "WordVectors",
     "available",
     "load",

@@ -78,8 +78,8 @@ class ScalarMix:
             raise InputError("ScalarMix needs at least one weight: give one per layer")
         if not all(np.isfinite(ws)):
             raise InputError(f"ScalarMix weights must be finite numbers, got {list(ws)}")
-        if not np.isfinite(g):
-            raise InputError(f"ScalarMix gamma must be a finite number, got {g}")
+        if not np.isfinite(g) or g == 0:
+            raise InputError(f"ScalarMix gamma must be a finite number other than 0, got {g}")
         object.__setattr__(self, "weights", ws)
         object.__setattr__(self, "gamma", g)
 
@@ -142,7 +142,10 @@ def resolve_layers(layers: Layers, n_layers: int) -> LayerSpec:
         if not -n_layers <= i < n_layers:
             raise InputError(f"layer {i} is out of range: {known}")
         out.append(i % n_layers)
-    return LayerSpec(tuple(out), np.full(len(out), 1.0 / len(out), dtype=np.float32))
+    # a layer named twice (0,0 or -1,6 of 7) is computed once and weighs twice in the mean
+    unique = tuple(dict.fromkeys(out))  # in the order given
+    weights = np.array([out.count(i) / len(out) for i in unique], dtype=np.float32)
+    return LayerSpec(unique, weights)
 
 
 class Embedder(ABC):

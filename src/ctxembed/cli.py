@@ -20,12 +20,12 @@ import numpy as np
 from .datasets import DATA_DIR
 from .errors import CtxembedError, InputError
 
-# `embed` streams its input in chunks of at most CHUNK texts and CHUNK_WORDS words, so
-# memory does not grow with the file; a text of LONG_TEXT words or more goes alone and
-# shows the model's own progress (windows done)
+# `embed` streams its input in chunks of at most CHUNK texts and CHUNK_CHARS characters
+# (about 10,000 words), so memory does not grow with the file; a text of LONG_TEXT
+# characters (about 1,000 words) or more goes alone and shows the model's own progress
 CHUNK = 1024
-CHUNK_WORDS = 10_000
-LONG_TEXT = 1_000
+CHUNK_CHARS = 60_000
+LONG_TEXT = 6_000
 
 
 class OptionError(CtxembedError):
@@ -43,12 +43,10 @@ def _layers(value: str):
     try:
         if v.startswith("mix:"):
             body, _, gamma = v[4:].partition("@")
-            numbers = [float(x) for x in body.split(",")] + [float(gamma or 1.0)]
-            if not all(math.isfinite(x) for x in numbers):
-                raise OptionError(f"--layers {value}: mix weights and gamma must be finite numbers")
+            weights = [float(x) for x in body.split(",")]
             try:
-                return ScalarMix(numbers[:-1], numbers[-1])
-            except InputError as e:  # ScalarMix's own checks
+                return ScalarMix(weights, float(gamma or 1.0))
+            except InputError as e:  # ScalarMix checks its weights (finite, at least one)
                 raise OptionError(f"--layers {value}: {e}") from None
         idx = [int(x) for x in v.split(",")]
     except ValueError:
@@ -118,108 +116,132 @@ def cmd_models(args: argparse.Namespace) -> int:
 class TextFile:
     """The texts of a file: one per line, or JSONL with ``{"text": ...}`` or ``{"words": [...]}``.
 
-    Iterating yields ``(line number, text, number of words)`` and checks every text, so an
-    error names its line. Blank lines are skipped and counted in ``blank`` (a trailing one is
-    normal); with ``keep_blank`` they fail like any other empty text.
+    Iterating yields ``(line number, text)``. Blank lines are skipped and counted in
+    ``blank`` (a trailing one is normal); with ``keep_blank`` they are texts like any other,
+    and ``count`` then fails on them.
     """
 
     def __init__(self, path: Path, keep_blank: bool = False):
-        self.path = path
+        self.path = self.name = path  # ``name`` in messages: a spooled pipe keeps its own
         self.keep_blank = keep_blank
         self.blank = 0
 
-    def __iter__(self) -> Iterator[tuple[int, str | list[str], int]]:
+    def __iter__(self) -> Iterator[tuple[int, str | list[str]]]:
         from .io import read_lines
-        from .text.words import prepare
 
-        as_json = self.path.suffix == ".jsonl" or self.path.name.endswith(".jsonl.gz")
+        as_json = self.name.suffix == ".jsonl" or self.name.name.endswith(".jsonl.gz")
         self.blank = 0
-        for n, line in read_lines(self.path):
+        for n, line in read_lines(self.path, name=self.name):
             if not line.strip() and not self.keep_blank:
                 self.blank += 1
                 continue
-            text: str | list[str] = self._parse(n, line) if as_json else line
+            yield n, self._parse(n, line) if as_json else line
+
+    def count(self) -> tuple[int, int]:
+        """``(texts, words)``, checking every text so that an error names its line."""
+        from .text.words import prepare
+
+        n_texts = n_words = 0
+        for n, text in self:
             try:
                 (doc,) = prepare([text])
             except InputError as e:
                 raise InputError(
-                    f"{self.path}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
+                    f"{self.name}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
                 ) from None
-            yield n, text, len(doc.words)
+            n_texts += 1
+            n_words += len(doc.words)
+        return n_texts, n_words
 
     def _parse(self, n: int, line: str) -> str | list[str]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise InputError(f"{self.path}, line {n}: not valid JSON ({e.msg})") from None
+            raise InputError(f"{self.name}, line {n}: not valid JSON ({e.msg})") from None
         if isinstance(obj, dict) and isinstance(obj.get("text"), str):
             return obj["text"]
         if isinstance(obj, dict) and isinstance(obj.get("words"), list):
             return obj["words"]
-        raise InputError(f'{self.path}, line {n}: expected {{"text": "..."}} or {{"words": [...]}}')
+        raise InputError(f'{self.name}, line {n}: expected {{"text": "..."}} or {{"words": [...]}}')
 
 
 def chunks(texts: TextFile) -> Iterator[tuple[list[int], list[str | list[str]], bool]]:
-    """``(line numbers, texts, is one long text)`` in groups that bound memory."""
+    """``(line numbers, texts, is one long text)`` in groups that bound memory. Sizes are
+    counted in characters, which costs nothing, not in words, which would tokenize again."""
     lines: list[int] = []
     group: list[str | list[str]] = []
-    words = 0
-    for n, text, k in texts:
-        if group and (len(group) == CHUNK or words + k > CHUNK_WORDS or k >= LONG_TEXT):
+    chars = 0
+    for n, text in texts:
+        k = len(text) if isinstance(text, str) else sum(len(w) + 1 for w in text)
+        if group and (len(group) == CHUNK or chars + k > CHUNK_CHARS or k >= LONG_TEXT):
             yield lines, group, False
-            lines, group, words = [], [], 0
+            lines, group, chars = [], [], 0
         lines.append(n)
         group.append(text)
-        words += k
+        chars += k
         if k >= LONG_TEXT:
             yield lines, group, True
-            lines, group, words = [], [], 0
+            lines, group, chars = [], [], 0
     if group:
         yield lines, group, False
 
 
 def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
-    """An output file may replace an existing file only with --overwrite, never an input."""
+    """An output file may replace an existing file only with --overwrite, never an input
+    (nor a file inside an input folder, such as a model's own ctxembed.json)."""
     if out.is_dir():
         raise InputError(f"{out} is a folder: name a file to write")
-    if not out.exists():
-        return
-    if any(i.exists() and os.path.samefile(i, out) for i in inputs):
-        raise InputError(f"{out} is also the input: write to another file")
-    if not overwrite:
+    inside(out, inputs)
+    if out.exists() and not overwrite:
         raise InputError(f"{out} exists: pass --overwrite to replace it, or choose another name")
 
 
-def _spool(src: Path) -> Path:
-    """A pipe's bytes in a temporary file, removed at exit (embed reads its input twice)."""
-    import atexit
+def inside(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output that is an input, or lies inside an input folder."""
+    real = out.expanduser().resolve()
+    for i in inputs:
+        src = i.expanduser().resolve()
+        if i.exists() and (real == src or (src.is_dir() and real.is_relative_to(src))):
+            raise InputError(f"{out} is (inside) the input {i}: write somewhere else")
+
+
+@contextlib.contextmanager
+def _spooled(src: Path) -> Iterator[Path]:
+    """A pipe's bytes in a temporary file while the block runs (embed reads its input twice)."""
     import shutil
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix="ctxembed-embed-", suffix=src.suffix)
-    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-        shutil.copyfileobj(fin, fout)
-    atexit.register(Path(tmp).unlink, missing_ok=True)
-    return Path(tmp)
+    with tempfile.NamedTemporaryFile(prefix="ctxembed-embed-", suffix=src.suffix) as tmp:
+        with open(src, "rb") as fin:
+            shutil.copyfileobj(fin, tmp)
+        tmp.flush()
+        yield Path(tmp.name)
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    if src.is_dir():
+        raise InputError(f"{src} is a folder: give a text or JSONL file")
+    if out.suffix not in (".npz", ".jsonl"):
+        raise InputError(f"{out}: the output must end in .npz or .jsonl")
+    check_out_file(out, args.overwrite, [src])
+    texts = TextFile(src, args.keep_blank)
+    if not src.exists() or src.is_file():
+        return embed_file(args, texts, out)
+    with _spooled(src) as copy:  # a pipe or FIFO
+        texts.path = copy
+        return embed_file(args, texts, out)
+
+
+def embed_file(args: argparse.Namespace, texts: TextFile, out: Path) -> int:
+    """``embed`` once its input and output are checked: two passes over ``texts``."""
     from tqdm.auto import tqdm
 
     from .api import load
     from .io import NpzWriter, atomic_file
 
-    src, out = Path(args.input), Path(args.output)
-    if out.suffix not in (".npz", ".jsonl"):
-        raise InputError(f"{out}: the output must end in .npz or .jsonl")
-    check_out_file(out, args.overwrite, [src])
-    if src.exists() and not src.is_file():  # a pipe or FIFO reads once; the texts are read twice
-        src = _spool(src)
-    texts = TextFile(src, args.keep_blank)
-    n_texts = total = 0
-    for _, _, k in texts:  # a first pass checks every line before the model loads
-        n_texts += 1
-        total += k
+    src = texts.name
+    n_texts, total = texts.count()  # a first pass checks every line before the model loads
     if not n_texts:
         raise InputError(f"{src} holds no texts")
     model = load(args.model)
@@ -283,7 +305,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     plural = "s" if texts.blank > 1 else ""
     blank = f"; skipped {texts.blank:,} blank line{plural}" if texts.blank else ""
     print(
-        f"embedded {n_texts:,} texts, {total:,} words{oov} with {args.model} in {secs:.1f}s "
+        f"embedded {n_texts:,} text{'s' * (n_texts != 1)}, {total:,} words{oov} with {args.model} in {secs:.1f}s "
         f"({total / max(secs, 1e-9):,.0f} words/s) -> {out}{blank}"
     )
     return 0
@@ -291,12 +313,15 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_table
+    from .eval.bench import check_models
 
     if len(args.contexts) < 2:
         raise InputError("give at least two contexts to compare")
+    models = [m for m in args.model.split(",") if m]
+    check_models(models)  # a typo in the second model is named before the first runs
     for k, ctx in enumerate(args.contexts, 1):
         print(f"#{k}: {ctx}")
-    for name in [m for m in args.model.split(",") if m]:
+    for name in models:
         table, _ = compare_table(name, args.word, args.contexts, args.layers)
         print()
         print(table)
@@ -324,12 +349,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.format == "elmo-hdf5":
         from .io import check_dir
-        from .models.elmo import HDF5_FILES, ElmoEmbedder, write_hdf5
+        from .models.elmo import ElmoEmbedder, write_hdf5
 
-        out, src = Path(args.output), Path(args.model)
-        if out.exists() and src.exists() and os.path.samefile(out, src):
-            raise InputError(f"{args.output} is also the input: export to another folder")
-        check_dir(args.output, args.overwrite, marker="options.json", allowed=HDF5_FILES)
+        inside(Path(args.output), [Path(args.model)])
+        check_dir(args.output, args.overwrite)
         model = load(args.model)
         if not isinstance(model, ElmoEmbedder):
             raise InputError(f"elmo-hdf5 needs an ELMo model; {args.model} is {model.family}")
@@ -356,22 +379,68 @@ def check_out(args: argparse.Namespace) -> Path | None:
         return None
     out = Path(args.out).expanduser().resolve()
     ckpt = out.with_name(out.name + ".checkpoint")
-    check_dir(ckpt, overwrite=True, marker=CHECKPOINT)
+    check_dir(ckpt, overwrite=True)
     if (ckpt / CHECKPOINT).is_file() and not args.resume:
         raise InputError(f"{ckpt} exists from an earlier run: add --resume or remove it")
+    if args.resume and not (ckpt / CHECKPOINT).is_file():
+        print(
+            f"ctxembed: no checkpoint at {ckpt}: training starts from the beginning",
+            file=sys.stderr,
+        )
     return ckpt
 
 
-def model_config(name: str, configs: dict, parse: Callable[[Any], Any], family: str):
-    """A named config, or a JSON file that ``parse`` turns into one (TypeError: bad fields)."""
+def model_config(name: str, configs: dict, parse: Callable[[Any], Any], family: str, defaults: Any):
+    """A named config, or a JSON file that ``parse`` turns into one (TypeError: bad fields).
+
+    ``defaults`` (a config dataclass, or a dict of default values) gives each field's type
+    and range: a value of another type, or a size below 1, is named here, not as a torch
+    error deep inside training."""
     if name in configs:
         return configs[name]
+    path = Path(name)
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "no such file"
+        raise InputError(f"--config {name!r}: not {', '.join(configs)}, and {what}")
     try:
-        return parse(json.loads(Path(name).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"--config {name!r}: not {', '.join(configs)} and no such file") from None
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as e:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            check_values(data, defaults)
+        return parse(data)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError, ValueError) as e:
         raise InputError(f"--config {name}: not a valid {family} config ({e})") from None
+
+
+def check_values(given: dict[str, Any], defaults: Any) -> None:
+    """Each given field has its default's type (None only where the field allows it), sizes
+    whose default is positive stay positive, and numbers are finite and not negative."""
+    from dataclasses import asdict, fields, is_dataclass
+
+    nullable: set[str] = set()
+    if is_dataclass(defaults):
+        nullable = {f.name for f in fields(defaults) if "None" in str(f.type)}
+        defaults = asdict(defaults)
+    for key, value in given.items():
+        d = defaults.get(key)
+        if d is None or (value is None and key in nullable):
+            continue  # unknown fields are the parser's to name; None defaults take anything
+        if isinstance(d, bool) or isinstance(value, bool):
+            ok = isinstance(value, bool) and isinstance(d, bool)
+        elif isinstance(d, int):
+            ok = isinstance(value, int) and value >= (1 if d > 0 else 0)
+        elif isinstance(d, float):
+            ok = isinstance(value, int | float) and math.isfinite(value) and value >= 0
+        else:
+            ok = (
+                isinstance(value, type(d))
+                or isinstance(d, list | tuple)
+                and isinstance(value, list)
+            )
+        if not ok:
+            want = f"{type(d).__name__}" + (" of at least 1" if type(d) is int and d > 0 else "")
+            raise ValueError(
+                f"{key}: {value!r} is not a valid value; give a {want} (default {d!r})"
+            )
 
 
 def from_args(cls: type, args: argparse.Namespace, **values: Any):
@@ -388,10 +457,10 @@ def peak_memory_mib() -> float:
 
 def finish_training(args: argparse.Namespace, save, ckpt: Path, hist, start: float, what: str):
     """Save, drop the checkpoint, print the one-line summary shared by the neural trainers."""
-    from .io import CHECKPOINT, remove_own_dir
+    from .io import remove_own_dir
 
     save(args.out, overwrite=args.overwrite)
-    remove_own_dir(ckpt, CHECKPOINT)
+    remove_own_dir(ckpt)
     secs = time.perf_counter() - start
     valid = hist.valid[-1] if hist.valid else {}
     print(
@@ -409,9 +478,9 @@ def cmd_train_elmo(args: argparse.Namespace) -> int:
     from .train.corpus import Corpus
 
     ckpt = check_out(args)
-    model_cfg = model_config(args.config, CONFIGS, ElmoConfig.from_dict, "ELMo")
+    model_cfg = model_config(args.config, CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig())
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
-    valid = Corpus(args.valid, lowercase=args.lowercase) if args.valid else None
+    valid = Corpus(args.valid, lowercase=args.lowercase, what="--valid") if args.valid else None
     cfg = from_args(ElmoTrainConfig, args, n_samples=args.samples)
     start = time.perf_counter()
     model, hist = train_elmo(
@@ -433,11 +502,13 @@ def cmd_train_context2vec(args: argparse.Namespace) -> int:
     from .train.corpus import Corpus
 
     ckpt = check_out(args)
-    model_cfg = model_config(args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec")
+    model_cfg = model_config(
+        args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec", Context2VecConfig()
+    )
     model_cfg = replace(model_cfg, lowercase=not args.cased)
     cfg = from_args(Context2VecTrainConfig, args, n_negative=args.negative)
     corpus = Corpus(args.corpus)
-    valid = Corpus(args.valid) if args.valid else None
+    valid = Corpus(args.valid, what="--valid") if args.valid else None
     start = time.perf_counter()
     model, hist = train_context2vec(
         corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
@@ -464,7 +535,7 @@ def cmd_train_cove(args: argparse.Namespace) -> int:
     from .models.static import StaticEmbedder
 
     ckpt = check_out(args)
-    model_cfg = model_config(args.config, CONFIGS, CoveConfig.from_dict, "CoVe")
+    model_cfg = model_config(args.config, CONFIGS, CoveConfig.from_dict, "CoVe", CoveConfig())
     glove = load(args.glove)
     if not isinstance(glove, StaticEmbedder):
         raise InputError(f"--glove {args.glove}: need static word vectors, got {glove.family}")
@@ -494,10 +565,12 @@ def cmd_train_bert(args: argparse.Namespace) -> int:
     from .train.corpus import Corpus
 
     ckpt = check_out(args)
-    model_cfg = model_config(args.config, CONFIGS, bert_fields, "BERT")
+    from transformers import BertConfig
+
+    model_cfg = model_config(args.config, CONFIGS, bert_fields, "BERT", BertConfig().to_dict())
     cfg = from_args(BertTrainConfig, args, lowercase=not args.cased)
     corpus = Corpus(args.corpus)
-    valid = Corpus(args.valid) if args.valid else None
+    valid = Corpus(args.valid, what="--valid") if args.valid else None
     start = time.perf_counter()
     embedder, model, hist = train_bert(
         corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
@@ -570,7 +643,7 @@ def cmd_substitutes(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .io import CHECKPOINT, remove_own_dir
+    from .io import remove_own_dir
     from .train.corpus import Corpus
 
     ckpt = check_out(args)
@@ -611,7 +684,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model.config["training"]["lowercase"] = args.lowercase
     model.save(args.out, overwrite=args.overwrite)
     if ckpt is not None:
-        remove_own_dir(ckpt, CHECKPOINT)
+        remove_own_dir(ckpt)
     secs = time.perf_counter() - start
     tokens = model.config["stats"]["tokens"]
     print(
@@ -625,14 +698,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import shlex
 
     from .eval import report
-    from .eval.bench import default_cache, parse_tasks, run_bench
+    from .eval.bench import check_models, default_cache, display_names, parse_tasks, run_bench
+    from .io import check_files
 
-    parse_tasks(args.tasks)  # fail on an unknown task before loading any model
+    # everything that can be wrong is found before the first model loads
+    parse_tasks(args.tasks)
+    models = [m for m in args.models.split(",") if m]
+    check_models(models)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"--out {args.out} is a file: name a folder for the report")
+    check_files(args.out, report.files(display_names(models)), args.overwrite)
     start = time.perf_counter()
     cache = None if args.no_cache else Path(args.cache or default_cache())
-    models = [m for m in args.models.split(",") if m]
     bench = run_bench(
         models,
         args.tasks,
@@ -747,6 +824,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--no-cache", action="store_true", help="compute every embedding afresh")
     s.add_argument("--quiet", action="store_true")
+    _overwrite(s, "an earlier report in --out")
     s.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_bench)
 

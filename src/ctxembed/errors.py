@@ -13,6 +13,17 @@ class ModelError(CtxembedError):
     """A model that cannot be found, read or used for the request."""
 
 
+class TrainingError(CtxembedError):
+    """Training that cannot go on: the loss became NaN or infinite (a learning rate too high)."""
+
+
+def diverged(step: str, loss: float) -> TrainingError:
+    return TrainingError(
+        f"training diverged at {step}: the loss is {loss}; nothing was saved (the last "
+        "checkpoint, if any, is kept). Lower the learning rate (--lr) and start again"
+    )
+
+
 class OutOfVocabularyError(CtxembedError, KeyError):
     """A word a static model has no vector for, under the ``oov="error"`` policy."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import math
 import os
 import shutil
@@ -22,6 +23,7 @@ from .errors import InputError
 
 MANIFEST = "ctxembed.json"  # what every saved model folder holds
 CHECKPOINT = "state.json"  # what every training checkpoint folder holds
+WRITTEN = ".ctxembed-written"  # what every folder ctxembed writes holds: the files it wrote
 
 
 def _check_file(path: str | os.PathLike) -> Path:
@@ -39,10 +41,13 @@ def open_bytes(path: str | os.PathLike) -> IO[bytes]:
     return gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")
 
 
-def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+def read_lines(
+    path: str | os.PathLike, name: str | os.PathLike | None = None
+) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` of a UTF-8 file, newline stripped.
 
-    Bad UTF-8 fails with the line and column, not a traceback from deep inside.
+    Bad UTF-8 fails with the line and column (of ``name``, where the user knows the file by
+    another name), not a traceback from deep inside.
     """
     with open_bytes(path) as f:
         for n, raw in enumerate(f, 1):
@@ -50,7 +55,7 @@ def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise InputError(
-                    f"{path}, line {n}: not valid UTF-8 (byte {raw[e.start]:#04x} at column "
+                    f"{name or path}, line {n}: not valid UTF-8 (byte {raw[e.start]:#04x} at column "
                     f"{e.start + 1}); convert the file, e.g. `iconv -f latin1 -t utf-8`"
                 ) from None
             yield n, line.rstrip("\r\n")
@@ -94,19 +99,68 @@ def _dir_kind(p: Path) -> str | None:
     return None
 
 
-def check_dir(
-    path: str | os.PathLike,
-    overwrite: bool = False,
-    marker: str = MANIFEST,
-    allowed: frozenset[str] | None = None,
-) -> Path:
+def written_files(folder: Path) -> set[str] | None:
+    """The files ctxembed wrote into ``folder`` (its ``WRITTEN`` list), or None if it holds
+    no such list (someone else's folder, or one an older ctxembed version wrote)."""
+    try:
+        listed = json.loads((folder / WRITTEN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return set(listed) if isinstance(listed, list) else None
+
+
+def _entries(folder: Path) -> set[str]:
+    """Every file, folder and link below ``folder``, as relative POSIX paths (links not
+    followed): an empty folder a user made counts as much as a file."""
+    out = set()
+    for root, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            out.add(Path(root, name).relative_to(folder).as_posix())
+    return out - {WRITTEN}
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """What in ``folder`` ctxembed did not write: everything, where it keeps no list."""
+    own = written_files(folder)
+    return sorted(_entries(folder) - (own or set()))
+
+
+def check_files(folder: str | os.PathLike, names: list[str], overwrite: bool = False) -> Path:
+    """Files ``names`` may be written into ``folder``, which may hold other files (a report
+    folder): each must be new or, with ``overwrite``, one ctxembed wrote there earlier (on
+    the folder's ``WRITTEN`` list). Checked before any work starts; returns the folder."""
+    p = Path(folder).expanduser()
+    for parent in [p, *p.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{folder}: {parent} is a file, not a folder: choose another place")
+    own = written_files(p) or set()
+    existing = [n for n in names if (p / n).exists()]
+    if foreign := [n for n in existing if n not in own]:
+        raise InputError(
+            f"{folder} already holds {', '.join(foreign)}, which ctxembed did not write: "
+            "ctxembed never replaces it; choose another folder"
+        )
+    if existing and not overwrite:
+        raise InputError(
+            f"{folder} already holds an earlier output ({', '.join(existing)}): pass "
+            "--overwrite to replace it, or choose another folder"
+        )
+    return p
+
+
+def record_written(folder: Path, names: list[str]) -> None:
+    """Add ``names`` to ``folder``'s ``WRITTEN`` list (after writing them)."""
+    listed = sorted((written_files(folder) or set()) | set(names))
+    with atomic_file(folder / WRITTEN, "w") as f:
+        f.write(json.dumps(listed, indent=0) + "\n")
+
+
+def check_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Refuse a folder to write that would cost anything ctxembed did not write; the real path.
 
-    Allowed: a new path, an empty folder, or, with ``overwrite``, a folder holding ``marker``
-    (``ctxembed.json`` for saved models, ``state.json`` for checkpoints), which ctxembed wrote;
-    where the marker is a common name (``options.json`` of an ELMo export), ``allowed`` lists
-    every file such a folder may hold. A symbolic link is followed, so its target is the
-    folder written.
+    Allowed: a new path, an empty folder, or, with ``overwrite``, a folder every file of
+    which ctxembed wrote (each folder it writes lists them in ``WRITTEN``). A symbolic link is
+    followed, so its target is the folder written.
     """
     p = Path(path).expanduser()
     if p.is_symlink():
@@ -121,31 +175,34 @@ def check_dir(
         return p
     if not p.is_dir():
         raise InputError(f"{path} exists and is not a folder: choose another name")
-    held = {q.name for q in p.iterdir()}
-    ours = marker in held and (p / marker).is_file()
-    if ours and allowed is not None and not held <= allowed:
+    if not any(p.iterdir()):
+        return p
+    if written_files(p) is None:
         raise InputError(
-            f"{path} holds files ctxembed does not write there ({', '.join(sorted(held - allowed))}):"
-            " ctxembed never replaces it; choose a new folder name"
+            f"{path} is a folder ctxembed did not write (it holds no {WRITTEN} list, which "
+            "folders of older ctxembed versions lack too) and is not empty: ctxembed never replaces "
+            "it; choose a new folder name, or remove it yourself"
         )
-    if ours:
-        if not overwrite:
-            raise InputError(
-                f"{path} already holds a ctxembed output: pass --overwrite (overwrite=True) "
-                "to replace it, or choose another name"
-            )
-    elif held:
+    if foreign := foreign_files(p):
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
         raise InputError(
-            f"{path} is a folder ctxembed did not write (no {marker}) and is not empty: "
-            "ctxembed never replaces it; choose a new folder name"
+            f"{path} holds files ctxembed did not write ({shown}): ctxembed never replaces "
+            "it; move them out or choose a new folder name"
+        )
+    if not overwrite:
+        raise InputError(
+            f"{path} already holds a ctxembed output: pass --overwrite (overwrite=True) "
+            "to replace it, or choose another name"
         )
     return p
 
 
-def remove_own_dir(path: str | os.PathLike, marker: str = MANIFEST) -> None:
-    """Remove a folder ctxembed wrote (it holds ``marker``); leave anything else alone."""
+def remove_own_dir(path: str | os.PathLike) -> None:
+    """Remove a folder only ctxembed wrote into (see ``check_dir``); leave anything else alone."""
     p = Path(path)
-    if p.is_dir() and not p.is_symlink() and (p / marker).is_file():
+    if p.is_dir() and not p.is_symlink() and written_files(p) is not None and not foreign_files(p):
         shutil.rmtree(p, ignore_errors=True)
 
 
@@ -161,20 +218,16 @@ def _fix_modes(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(
-    path: str | os.PathLike,
-    overwrite: bool = False,
-    marker: str = MANIFEST,
-    allowed: frozenset[str] | None = None,
-) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Fill a temporary folder beside ``path``; on success it becomes ``path``.
 
-    ``path`` may be new or an empty folder; a folder ctxembed wrote (it holds ``marker``) is
-    replaced only with ``overwrite=True``. Anything else is refused before a byte is
-    written (``check_dir``), and checked again before the swap (another run may have written
-    it meanwhile): the library never removes what it did not write.
+    ``path`` may be new or an empty folder; a folder ctxembed wrote whole is replaced only
+    with ``overwrite=True``. Anything else is refused before a byte is written
+    (``check_dir``), and checked again before the swap (another run may have written it
+    meanwhile): the library never removes what it did not write. The new folder lists its
+    files in ``WRITTEN``, so that a later write can tell them from a user's.
     """
-    p = check_dir(path, overwrite, marker, allowed)
+    p = check_dir(path, overwrite)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
@@ -182,8 +235,9 @@ def atomic_dir(
         raise InputError(f"cannot write {path}: {e.strerror} ({e.filename})") from None
     try:
         yield tmp
+        record_written(tmp, sorted(_entries(tmp)))
         _fix_modes(tmp)
-        check_dir(p, overwrite, marker, allowed)
+        check_dir(p, overwrite)
         if p.exists():  # ours, as just checked: swap it out, then drop it
             old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
             with _signals_held():  # an interrupt between the renames would lose both

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..io import atomic_file
+from ..io import atomic_file, record_written
 from .bench import Bench, environment
 from .common import Result
 
@@ -124,8 +124,20 @@ def plot_layers(model: str, rows: list[tuple[str, dict[str, float]]], path: Path
     plt.close(fig)
 
 
+def png_name(model: str) -> str:
+    return f"layers-{model.replace('/', '_')}.png"
+
+
+def files(models: list[str]) -> list[str]:
+    """Every file ``write`` may put in the report folder for these models (display names)."""
+    return ["results.json", "results.md", *map(png_name, models)]
+
+
 def write(bench: Bench, out: Path, command: str, wall: float) -> None:
+    """The report: results.json, results.md and a plot per model with layers. The caller
+    checks ``files(...)`` against the folder first (``io.check_files``)."""
     out.mkdir(parents=True, exist_ok=True)
+    written = ["results.json", "results.md"]
     env = environment()
     payload = {
         "command": command,
@@ -191,8 +203,9 @@ def write(bench: Bench, out: Path, command: str, wall: float) -> None:
                     + " | ".join(_fmt(v.get(c), v.get(c) == best[c]) for c in cols)
                     + " |"
                 )
-            png = f"layers-{model.replace('/', '_')}.png"
+            png = png_name(model)
             plot_layers(model, rows, out / png)
+            written.append(png)
             md += ["", f"![{model} by layer]({png})"]
     if bench.skipped:
         md += ["", "## Skipped", ""] + [
@@ -202,3 +215,4 @@ def write(bench: Bench, out: Path, command: str, wall: float) -> None:
     md += [f"| {k} | {v:.1f} |" for k, v in bench.seconds.items()]
     with atomic_file(out / "results.md", "w") as f:
         f.write("\n".join(md) + "\n")
+    record_written(out, written)

@@ -174,6 +174,10 @@ class Context2VecEmbedder(Embedder):
     # the slot API ---------------------------------------------------------------------------
     def _slot(self, tokens: str | Sequence[str], index: int | None) -> tuple[list[str], int]:
         words = tokens.split() if isinstance(tokens, str) else list(tokens)
+        if index is not None and SLOT in words:
+            raise InputError(
+                f"both a {SLOT!r} slot and index={index} given: mark the slot one way only"
+            )
         if index is None:
             slots = [i for i, w in enumerate(words) if w == SLOT]
             if len(slots) != 1:

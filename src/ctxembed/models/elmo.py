@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
-from ..text.windows import windows
+from ..text.windows import window_pieces
 from ..train.loop import History, LoopConfig, train
 
 # character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
@@ -48,7 +48,6 @@ WEIGHTS = "model.safetensors"
 # words the transformer biLM reads at once: its attention is quadratic in length, and its
 # sinusoidal positions only extrapolate so far beyond the 20-word training sequences
 WINDOW = 64
-HDF5_FILES = frozenset({"options.json", "weights.hdf5"})  # all an ELMo export folder holds
 
 
 @dataclass
@@ -414,11 +413,7 @@ class ElmoEmbedder(Embedder):
         window whose centre is nearest.
         """
         size = self.window if self.cfg.encoder == "transformer" else None
-        pieces = []  # (sentence, start, end, own start, own end)
-        for i, words in enumerate(sentences):
-            spans = windows(len(words), size) if size else [(0, len(words), 0, len(words))]
-            pieces.extend((i, *span) for span in spans)
-        pieces.sort(key=lambda p: p[2] - p[1], reverse=True)
+        pieces = window_pieces([len(s) for s in sentences], size)
         out = [torch.empty(self.n_layers, len(s), self.dim) for s in sentences]
         bar = tqdm(total=len(pieces), disable=not progress, desc="embedding", unit="window")
         for b in range(0, len(pieces), batch_size):
@@ -657,7 +652,7 @@ def write_hdf5(model: BiLM, folder: str | os.PathLike, overwrite: bool = False) 
             "the bilm-tf hdf5 format holds LSTM biLMs only; save a transformer biLM as a ctxembed folder"
         )
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    with atomic_dir(folder, overwrite, marker="options.json", allowed=HDF5_FILES) as tmp:
+    with atomic_dir(folder, overwrite) as tmp:
         (tmp / "options.json").write_text(json.dumps(options_of(cfg), indent=1))
         with h5py.File(tmp / "weights.hdf5", "w") as f:
             f["char_embed"] = sd["encoder.embed.weight"][1:]

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -30,7 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..errors import InputError
+from ..errors import InputError, diverged
 from ..io import CHECKPOINT, atomic_dir
 from ..train.corpus import Corpus, as_corpus
 from .static import StaticEmbedder
@@ -245,12 +246,14 @@ def train_glove(
                 p, rows_t[idx], cols_t[idx], logx[idx], weight[idx], cfg.lr, cfg.grad_clip
             )
         losses.append(total / nnz)
+        if not math.isfinite(losses[-1]):  # before the checkpoint: it keeps the last good epoch
+            raise diverged(f"epoch {epoch + 1}", losses[-1])
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if ckpt:
-            with atomic_dir(ckpt, overwrite=True, marker=CHECKPOINT) as tmp:
+            with atomic_dir(ckpt, overwrite=True) as tmp:
                 save_file(p.state(), str(tmp / "state.safetensors"))
                 meta = {"epoch": epoch + 1, "config": asdict(cfg), "vocab_size": len(vocab)}
-                (tmp / "state.json").write_text(json.dumps(meta))
+                (tmp / CHECKPOINT).write_text(json.dumps(meta))
     stats = {
         "tokens": n_tokens,
         "vocab": len(vocab),

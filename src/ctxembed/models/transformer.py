@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..api import Embedder, resolve_layers, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
-from ..text.windows import windows
+from ..text.windows import window_pieces
 from ..text.words import Doc, prepare
 
 SENTENCE_POOLING = ("mean", "cls", "max")
@@ -169,11 +169,7 @@ class TransformerEmbedder(Embedder):
         bodies = [np.empty((n_sel, len(t), self.dim), dtype=np.float32) for t in ids]
         heads: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
         tails: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
-        segments = []  # (text, start, end, first token owned, end of owned)
-        for i, toks in enumerate(ids):
-            for s, e, own_s, own_e in windows(len(toks), body_max):
-                segments.append((i, s, e, own_s, own_e))
-        segments.sort(key=lambda seg: seg[2] - seg[1], reverse=True)
+        segments = window_pieces([len(t) for t in ids], body_max)
         only_last = layers == (self.n_layers - 1,)
         bar = tqdm(total=len(segments), disable=not progress, desc="embedding", unit="window")
         p = len(self._prefix)

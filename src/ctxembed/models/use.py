@@ -50,9 +50,10 @@ from torch.nn import functional as F
 from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir, read_lines
-from ..text.windows import windows
+from ..text.windows import window_pieces
 from ..train.loop import History, LoopConfig, train
 from .context2vec import sentences
+from .static import StaticEmbedder
 
 WEIGHTS = "model.safetensors"
 PAD, UNK = "<pad>", "<unk>"
@@ -203,11 +204,7 @@ class UseEmbedder(Embedder):
     def _run(self, texts: list[list[str]], batch_size: int):
         """Per text: the sentence vector and the per-word layers; batches sorted by length."""
         size = self.cfg.window if self.cfg.variant == "transformer" else None
-        pieces = []  # (text, start, end, own start, own end)
-        for t, words in enumerate(texts):
-            spans = windows(len(words), size) if size else [(0, len(words), 0, len(words))]
-            pieces.extend((t, *span) for span in spans)
-        pieces.sort(key=lambda q: q[2] - q[1], reverse=True)
+        pieces = window_pieces([len(w) for w in texts], size)
         sent: list[Any] = [None] * len(texts)
         layers = [torch.empty(self.n_layers, len(w), self.dim) for w in texts]
         for b in range(0, len(pieces), batch_size):
@@ -367,12 +364,10 @@ def init_word_table(embed: nn.Embedding, vocab: list[str], table: Embedder, seed
     training to fill). Other words are drawn at random with the pretrained vectors' mean
     norm, so no group dominates an average by scale alone. Returns the number shared.
     """
-    words = getattr(table, "words", None)
-    vectors = getattr(table, "vectors", None)
-    if words is None or vectors is None:
+    if not isinstance(table, StaticEmbedder):
         raise InputError("init_vectors must be a static model (word vectors), e.g. glove-6b-50d")
-    index = {w: i for i, w in enumerate(words)}
-    pre = torch.from_numpy(np.asarray(vectors, dtype=np.float32))
+    index = table.index
+    pre = torch.from_numpy(np.asarray(table.vectors, dtype=np.float32))
     d = min(pre.shape[1], embed.embedding_dim)
     norm = float(pre[:, :d].norm(dim=1).mean())
     g = torch.Generator().manual_seed(seed)

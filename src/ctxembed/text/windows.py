@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import pairwise
 
 
@@ -21,3 +22,16 @@ def windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
     centres = [s + size / 2 for s in starts]
     cuts = [0] + [math.ceil((a + b) / 2) for a, b in pairwise(centres)] + [n]
     return [(s, s + size, cuts[k], cuts[k + 1]) for k, s in enumerate(starts)]
+
+
+def window_pieces(lengths: Sequence[int], size: int | None) -> list[tuple[int, int, int, int, int]]:
+    """``(item, start, end, own_start, own_end)`` for every window of every sequence
+    (``size=None``: each read whole), longest first, so that neighbours batched together
+    need little padding. Each item's owned spans cover it exactly once."""
+    pieces = [
+        (i, *span)
+        for i, n in enumerate(lengths)
+        for span in (windows(n, size) if size else [(0, n, 0, n)])
+    ]
+    pieces.sort(key=lambda p: p[2] - p[1], reverse=True)
+    return pieces

@@ -90,13 +90,13 @@ def prepare(texts: str | Sequence[str] | Sequence[Sequence[str]]) -> list[Doc]:
             for j, word in enumerate(text):
                 if not isinstance(word, str):
                     raise InputError(
-                        f"word {j} of text {i} is a {type(word).__name__}, not a string"
+                        f"word {j} of text {i} is of type {type(word).__name__}, not a string"
                     )
                 if not word.strip():
                     raise InputError(f"word {j} of text {i} is empty or only whitespace")
             docs.append(Doc(list(text), None))
         else:
             raise InputError(
-                f"text {i} is a {type(text).__name__}; give a string or a list of words"
+                f"text {i} is of type {type(text).__name__}; give a string or a list of words"
             )
     return docs

@@ -22,6 +22,7 @@ class Corpus:
         source: str | os.PathLike | Iterable[list[str]],
         lowercase: bool = False,
         max_lines: int | None = None,
+        what: str = "corpus",
     ):
         self.lowercase = lowercase
         self.max_lines = max_lines
@@ -29,16 +30,21 @@ class Corpus:
             self.path: Path | None = Path(source)
             self._lists: list[list[str]] | None = None
             if not self.path.exists():
-                raise InputError(f"no such corpus file: {self.path}")
+                raise InputError(f"no such {what} file: {self.path}")
             if self.path.is_dir():
-                raise InputError(f"corpus {self.path} is a folder, expected a text file")
+                raise InputError(f"{what} {self.path} is a folder, expected a text file")
+            if not self.path.is_file():  # a pipe is gone after one read
+                raise InputError(
+                    f"{what} {self.path} is not a regular file (a pipe?): training reads it "
+                    "once per epoch, so save it to a file first"
+                )
             if not any(True for _ in self):
-                raise InputError(f"corpus {self.path} is empty (no words)")
+                raise InputError(f"{what} {self.path} is empty (no words)")
         else:
             self.path = None
             self._lists = [list(s) for s in source]
             if not any(self._lists):
-                raise InputError("the corpus is empty (no words)")
+                raise InputError(f"the {what} is empty (no words)")
 
     def __iter__(self) -> Iterator[list[str]]:
         n = 0

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
 
-from ..errors import InputError
+from ..errors import InputError, diverged
 from ..io import CHECKPOINT, atomic_dir
 
 # a step's loss function returns (loss to minimise, tokens it covered, mean NLL per token
@@ -61,7 +62,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 def save_checkpoint(
     folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict
 ) -> None:
-    with atomic_dir(folder, overwrite=True, marker=CHECKPOINT) as tmp:
+    with atomic_dir(folder, overwrite=True) as tmp:
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
         save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
@@ -71,10 +72,21 @@ def save_checkpoint(
 def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
     try:
         meta = json.loads((folder / CHECKPOINT).read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
+    try:
         load_model(model, str(folder / "model.safetensors"))
+    except RuntimeError:  # its message lists every mismatched tensor: kilobytes of names
+        raise InputError(
+            f"{folder}: this checkpoint holds another model (another --config or size?): "
+            "resume with the options it was made with, or remove it"
+        ) from None
+    except (OSError, SafetensorError) as e:
+        raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
+    try:
         opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
     return meta
 
@@ -123,6 +135,8 @@ def train(
                 break
             model.train()
             loss, n_tokens, nll = loss_fn(batches[order[b]])
+            if not torch.isfinite(loss):  # before the step: weights and checkpoint stay finite
+                raise diverged(f"step {step + 1}", float(loss.detach()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
