@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 import torch
 from common import DATA
@@ -67,10 +68,10 @@ def main() -> None:
             range(3000), Corpus(DATA / "wikitext2" / "wiki.train.tokens.gz"), strict=False
         )
     ]
-    seqs = sequences(lines, 20)
-    vocab = lm_vocab(seqs, 3)
+    seqs = list(sequences(lines, 20))
+    vocab = lm_vocab(Counter(w for s in seqs for w in s), 3)
     cfg = ElmoConfig.from_dict({**CONFIGS[args.config].to_dict(), "vocab_size": len(vocab)})
-    data = LmData(seqs, vocab, cfg.max_chars)
+    data = LmData(lambda: seqs, vocab, cfg.max_chars)
     batches = data.batches(args.batch_size)[-args.steps - 2 :]  # full-length batches
     torch.manual_seed(0)
     elmo, plain = BiLM(cfg), PlainBiLM(cfg, len(data.chars))

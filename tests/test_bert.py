@@ -80,7 +80,8 @@ def test_whole_word_masking_takes_all_pieces_of_a_word():
 def test_long_lines_become_several_sequences(trained):
     tok = trained[0].tokenizer
     data = MlmData([wiki_lines(1)[0] * 5], tok, 32)
-    assert len(data.rows) > 1 and all(len(ids) <= 30 for ids, _ in data.rows)
+    rows = [data.rows[i] for i in range(len(data.rows))]
+    assert len(rows) > 1 and all(len(row) <= 30 for row in rows)  # 32 less [CLS] and [SEP]
 
 
 def test_folder_is_a_hugging_face_checkpoint(tmp_path, wiki_text_file, capsys):

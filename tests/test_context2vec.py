@@ -10,9 +10,9 @@ from ctxembed.models.context2vec import (
     Context2Vec,
     Context2VecConfig,
     Context2VecTrainConfig,
-    sentences,
     train_context2vec,
 )
+from ctxembed.train.corpus import sentences
 
 from .conftest import wiki_lines
 from .contract import TOL, EmbedderContract, assert_same
@@ -45,7 +45,7 @@ def test_loss_falls_and_gold_words_rank_high(trained):
 
 def test_substitutes_find_the_original_word_of_real_sentences(trained):
     emb, _, lines = trained
-    sents = sentences(lines, 64)[:60]
+    sents = list(sentences(lines, 64))[:60]
     hits = 0
     for s in sents:
         i = len(s) // 2

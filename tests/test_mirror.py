@@ -15,6 +15,7 @@ from ctxembed.models.mirror import (
     train_mirror,
     training_strings,
 )
+from ctxembed.train.corpus import sentences
 
 from .conftest import wiki_lines
 from .contract import assert_same
@@ -110,3 +111,15 @@ def test_cli_refuses_a_static_base(tmp_path, wiki_text_file, capsys):
     args = ["train", "mirror", "--base", "glove-6b-50d", "--corpus", str(wiki_text_file)]
     assert main([*args, "--out", str(tmp_path / "m")]) == 1
     assert "needs a transformer" in capsys.readouterr().err
+
+
+def test_sentence_sample_is_seeded_and_independent_of_line_order():
+    lines = wiki_lines(200)
+    cfg = MirrorConfig.for_mode("sentence", n_items=40)
+    sample = training_strings(lines, cfg)
+    assert set(training_strings(lines[::-1], cfg)) == set(sample)
+    other = training_strings(lines, MirrorConfig.for_mode("sentence", n_items=40, seed=1))
+    assert set(other) != set(sample)
+    # the sample is spread over the corpus, not its first lines
+    first = {" ".join(s) for s in sentences(lines[:50], 10_000)}
+    assert len(set(sample) - first) > 10

@@ -103,13 +103,14 @@ def own_text_negatives(batch) -> int:
 def test_neighbour_batches_are_shuffled():
     pairs = neighbour_pairs(wiki_lines(120), 64)
     in_order = [pairs[b : b + 32] for b in range(0, len(pairs), 32)]
-    shuffled = neighbour_batches(pairs, 32, seed=0)
+    shuffled = [[pairs[i] for i in ids] for ids in neighbour_batches(len(pairs), 32, seed=0)]
     # corpus order: (s1, s2), (s2, s3) in one batch, so most rows meet their own sentence
     assert sum(map(own_text_negatives, in_order)) > 0.5 * len(pairs)
     # shuffled: only chance meetings, about (batch - 1) / pairs of the rows, ~10% here
     assert sum(map(own_text_negatives, shuffled)) < 0.2 * len(pairs)
     assert sorted(map(str, (q for b in shuffled for q in b))) == sorted(map(str, pairs))
-    assert neighbour_batches(pairs, 32, seed=0) == shuffled
+    again = neighbour_batches(len(pairs), 32, seed=0)
+    assert [[pairs[i] for i in ids] for ids in again] == shuffled
 
 
 def test_neighbour_loss_masks_identical_texts():

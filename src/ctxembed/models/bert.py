@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from ..errors import InputError
 from ..io import atomic_dir
+from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import LoopConfig, train
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -80,7 +82,7 @@ class BertTrainConfig:
     max_steps: int | None = None
 
 
-def train_tokenizer(lines: list[list[str]], vocab_size: int, lowercase: bool):
+def train_tokenizer(lines: Iterable[list[str]], vocab_size: int, lowercase: bool):
     """A WordPiece tokenizer (BERT's normaliser and pre-tokenizer) trained on the corpus.
 
     Not bit-for-bit reproducible: tokenizers' trainer numbers the ``##`` pieces in hash-map
@@ -131,11 +133,15 @@ def mask_tokens(
 
 
 class MlmData:
-    """Lines -> WordPiece sequences of at most ``max_len`` tokens, with word numbers."""
+    """Lines -> WordPiece rows of at most ``max_len`` tokens with word numbers, on disk."""
 
     def __init__(self, lines: Iterable[list[str]], tokenizer, max_len: int):
-        self.rows: list[tuple[list[int], list[int]]] = []
-        body = max_len - 2
+        self.rows = Encoded(self._rows(lines, tokenizer, max_len - 2), columns=2)
+        self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.pad = tokenizer.pad_token_id
+
+    @staticmethod
+    def _rows(lines: Iterable[list[str]], tokenizer, body: int) -> Iterator[np.ndarray]:
         for words in lines:
             enc = tokenizer(
                 words, is_split_into_words=True, add_special_tokens=False, verbose=False
@@ -143,24 +149,24 @@ class MlmData:
             ids, wids = enc["input_ids"], enc.word_ids()
             for s in range(0, len(ids), body):
                 piece = wids[s : s + body]
-                first = piece[0]
-                self.rows.append((ids[s : s + body], [w - first for w in piece]))
-        self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-        self.pad = tokenizer.pad_token_id
+                yield np.array([ids[s : s + body], [w - piece[0] for w in piece]]).T
 
-    def batches(self, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        order = sorted(range(len(self.rows)), key=lambda i: len(self.rows[i][0]))
-        out = []
-        for b in range(0, len(order), batch_size):
-            rows = [self.rows[i] for i in order[b : b + batch_size]]
-            T = max(len(r[0]) for r in rows) + 2
+    def batches(self, batch_size: int) -> Batches:
+        def make(group: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            rows = [torch.from_numpy(self.rows[i].astype(np.int64)) for i in group]
+            T = max(len(r) for r in rows) + 2
             ids = torch.full((len(rows), T), self.pad, dtype=torch.long)
             wids = torch.full((len(rows), T), -1, dtype=torch.long)
-            for r, (toks, ws) in enumerate(rows):
-                ids[r, : len(toks) + 2] = torch.tensor([self.cls, *toks, self.sep])
-                wids[r, 1 : len(toks) + 1] = torch.tensor(ws)
-            out.append((ids, wids))
-        return out
+            for r, row in enumerate(rows):
+                ids[r, 0], ids[r, 1 : len(row) + 1], ids[r, len(row) + 1] = (
+                    self.cls,
+                    row[:, 0],
+                    self.sep,
+                )
+                wids[r, 1 : len(row) + 1] = row[:, 1]
+            return ids, wids
+
+        return Batches(self.rows.lengths, batch_size, make)
 
 
 def mlm_loss(model, ids: torch.Tensor, wids: torch.Tensor, tok, cfg: BertTrainConfig):
@@ -193,9 +199,7 @@ def train_bert(
 
     from .transformer import TransformerEmbedder
 
-    lines = [words for words in corpus if words]
-    if not lines:
-        raise InputError("the training corpus is empty")
+    lines = as_corpus(corpus)  # read twice: the tokenizer, then the ids
     tok = train_tokenizer(lines, cfg.vocab_size, cfg.lowercase)
     tok.model_max_length = model_cfg.get("max_position_embeddings", 512)
     if cfg.max_len > tok.model_max_length:
@@ -213,7 +217,7 @@ def train_bert(
 
     validate = None
     if valid is not None:
-        vbatches = MlmData([w for w in valid if w], tok, cfg.max_len).batches(cfg.batch_size)
+        vbatches = MlmData(as_corpus(valid), tok, cfg.max_len).batches(cfg.batch_size)
 
         def validate() -> dict[str, float]:
             state = torch.get_rng_state()

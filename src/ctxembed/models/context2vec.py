@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError, OutOfVocabularyError
 from ..io import atomic_dir
+from ..train.corpus import Batches, Corpus, Encoded, as_corpus, sentences
 from ..train.loop import History, LoopConfig, train
 from .elmo import reverse_padded
 
@@ -268,26 +269,9 @@ class Context2VecTrainConfig:
     max_steps: int | None = None
 
 
-SENTENCE_END = {".", "!", "?"}
-
-
-def sentences(corpus: Iterable[list[str]], max_len: int) -> list[list[str]]:
-    """Lines split after sentence-final punctuation, then into pieces of at most ``max_len``."""
-    out = []
-    for line in corpus:
-        start = 0
-        for i, w in enumerate(line):
-            if w in SENTENCE_END or i + 1 == len(line):
-                sent = line[start : i + 1]
-                out.extend(sent[j : j + max_len] for j in range(0, len(sent), max_len))
-                start = i + 1
-    return [s for s in out if len(s) >= 2]  # a one-word sentence has no context
-
-
-def build_vocab(sents: list[list[str]], min_count: int) -> tuple[list[str], np.ndarray]:
+def build_vocab(counts: Counter, min_count: int) -> tuple[list[str], np.ndarray]:
     """Specials then words by falling frequency; the counts (0 for specials) for the noise."""
-    counts = Counter(w for s in sents for w in s)
-    counts.pop(UNK, None)
+    counts = Counter({w: c for w, c in counts.items() if w != UNK})
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     vocab = [PAD, UNK, BOS, EOS, *words]
     freq = np.array([0, 0, 0, 0, *(counts[w] for w in words)], dtype=np.float64)
@@ -304,10 +288,17 @@ def train_context2vec(
     progress: bool = True,
 ) -> tuple[Context2VecEmbedder, History]:
     lower = model_cfg.lowercase
-    sents = sentences(([w.lower() for w in s] if lower else s for s in corpus), cfg.max_len)
-    if not sents:
+
+    def sents_of(lines: Corpus) -> Callable[[], Iterator[list[str]]]:
+        return lambda: sentences(
+            ([w.lower() for w in s] if lower else s for s in lines), cfg.max_len
+        )
+
+    train_sents = sents_of(as_corpus(corpus))  # read twice: counts, then ids
+    counts = Counter(w for s in train_sents() for w in s)
+    if not counts:
         raise InputError("the training corpus has no sentence of two or more words")
-    vocab, freq = build_vocab(sents, cfg.min_count)
+    vocab, freq = build_vocab(counts, cfg.min_count)
     if not freq.any():  # only the specials: nothing to predict, no noise to sample
         raise InputError(
             f"no word occurs {cfg.min_count} times or more in the corpus: "
@@ -318,14 +309,21 @@ def train_context2vec(
     embedder = Context2VecEmbedder(model, vocab)
     noise = torch.from_numpy(freq**cfg.power).float()
 
-    def batches_of(ss: list[list[str]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        order = sorted(range(len(ss)), key=lambda i: len(ss[i]))
-        return [
-            embedder._batch([ss[i] for i in order[b : b + cfg.batch_size]])
-            for b in range(0, len(order), cfg.batch_size)
-        ]
+    def batches_of(sents: Callable[[], Iterator[list[str]]]) -> Batches:
+        """Rows ``<s> ids </s>`` on disk; a batch pads them with 0 (<pad>)."""
+        bos, eos = embedder.index[BOS], embedder.index[EOS]
+        rows = Encoded([bos, *(embedder._id(w) for w in s), eos] for s in sents())
 
-    batches = batches_of(sents)
+        def make(group: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+            lengths = torch.from_numpy(rows.lengths[group])
+            ids = torch.zeros(len(group), int(lengths.max()), dtype=torch.long)
+            for r, i in enumerate(group):
+                ids[r, : lengths[r]] = torch.from_numpy(rows[i][:, 0].astype(np.int64))
+            return ids, lengths
+
+        return Batches(rows.lengths, cfg.batch_size, make)
+
+    batches = batches_of(train_sents)
 
     def loss_fn(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, int, float]:
         ids, lengths = batch
@@ -334,8 +332,7 @@ def train_context2vec(
 
     validate = None
     if valid is not None:
-        vsents = sentences(([w.lower() for w in s] if lower else s for s in valid), cfg.max_len)
-        vbatches = batches_of(vsents)
+        vbatches = batches_of(sents_of(as_corpus(valid)))
 
         def validate() -> dict[str, float]:
             # the sampled loss with a fixed seed, so epochs compare; and the rank of the gold

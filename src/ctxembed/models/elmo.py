@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
 from ..text.windows import window_pieces
+from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import History, LoopConfig, train
 
 # character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
@@ -471,27 +472,40 @@ class ElmoTrainConfig:
 
 
 class LmData:
-    """Word-type ids of training sequences, with the tables that turn them into model inputs."""
+    """Training sequences as word-type ids on disk, with the tables that turn them into inputs.
 
-    def __init__(self, sequences: list[list[str]], vocab: list[str], max_chars: int):
-        types = ["<S>", "</S>", *sorted({w for s in sequences for w in s} - {"<S>", "</S>"})]
-        self.type_id = {w: i for i, w in enumerate(types)}
-        self.chars = torch.tensor([word_chars(w, max_chars) for w in types], dtype=torch.long)
+    ``types`` are every distinct word of the sequences (their characters feed the CNN);
+    ``vocab`` is the softmax's. Two passes over a restartable corpus: types, then the ids
+    (``Encoded``), so memory holds the type tables and one batch, not the corpus.
+    """
+
+    def __init__(
+        self,
+        seqs: Callable[[], Iterable[list[str]]],
+        vocab: list[str],
+        max_chars: int,
+        types: Iterable[str] | None = None,
+    ):
+        found = set(types) if types is not None else {w for s in seqs() for w in s}
+        order = ["<S>", "</S>", *sorted(found - {"<S>", "</S>"})]
+        self.type_id = {w: i for i, w in enumerate(order)}
+        self.chars = torch.tensor([word_chars(w, max_chars) for w in order], dtype=torch.long)
         word_id = {w: i for i, w in enumerate(vocab)}
-        self.target = torch.tensor([word_id.get(w, -1) for w in types], dtype=torch.long)
-        self.sequences = sequences
+        self.target = torch.tensor([word_id.get(w, -1) for w in order], dtype=torch.long)
+        tid = self.type_id
+        self.rows = Encoded([0, *(tid[w] for w in s), 1] for s in seqs())
 
-    def batches(self, batch_size: int) -> list[torch.Tensor]:
+    def batches(self, batch_size: int) -> Batches:
         """``[B, T+2]`` type ids with <S>/</S>, -1 as padding; neighbours have similar lengths."""
-        order = sorted(range(len(self.sequences)), key=lambda i: len(self.sequences[i]))
-        out = []
-        for b in range(0, len(order), batch_size):
-            seqs = [["<S>", *self.sequences[i], "</S>"] for i in order[b : b + batch_size]]
-            ids = torch.full((len(seqs), max(map(len, seqs))), -1, dtype=torch.long)
-            for r, s in enumerate(seqs):
-                ids[r, : len(s)] = torch.tensor([self.type_id[w] for w in s])
-            out.append(ids)
-        return out
+
+        def make(group: np.ndarray) -> torch.Tensor:
+            rows = [self.rows[i][:, 0] for i in group]
+            ids = torch.full((len(rows), max(map(len, rows))), -1, dtype=torch.long)
+            for r, row in enumerate(rows):
+                ids[r, : len(row)] = torch.from_numpy(row.astype(np.int64))
+            return ids
+
+        return Batches(self.rows.lengths, batch_size, make)
 
     def inputs(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pad = ids < 0
@@ -500,14 +514,13 @@ class LmData:
         return chars, (~pad).sum(1), targets
 
 
-def sequences(corpus: Iterable[list[str]], max_len: int) -> list[list[str]]:
+def sequences(corpus: Iterable[list[str]], max_len: int) -> Iterator[list[str]]:
     """Lines cut into pieces of at most ``max_len`` words (each piece is one LM sequence)."""
-    return [line[i : i + max_len] for line in corpus for i in range(0, len(line), max_len)]
+    return (line[i : i + max_len] for line in corpus for i in range(0, len(line), max_len))
 
 
-def lm_vocab(seqs: list[list[str]], min_count: int) -> list[str]:
+def lm_vocab(counts: Counter, min_count: int) -> list[str]:
     """Softmax words, most frequent first (the log-uniform sampler assumes that order)."""
-    counts = Counter(w for s in seqs for w in s)
     words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     return ["</S>", "<S>", *words]
 
@@ -522,13 +535,18 @@ def train_elmo(
     progress: bool = True,
 ) -> tuple[ElmoEmbedder, History]:
     """Train a biLM: the sum of the forward and backward LM losses, Adam, clipped gradients."""
-    train_seqs = sequences(corpus, cfg.max_len)
-    if not train_seqs:
+    corpus = as_corpus(corpus)  # read twice: counts, then ids
+
+    def train_seqs() -> Iterator[list[str]]:
+        return sequences(corpus, cfg.max_len)
+
+    counts = Counter(w for s in train_seqs() for w in s)
+    if not counts:
         raise InputError("the training corpus is empty")
-    vocab = lm_vocab(train_seqs, cfg.min_count)
+    vocab = lm_vocab(counts, cfg.min_count)
     torch.manual_seed(cfg.seed)
     model = BiLM(ElmoConfig.from_dict({**model_cfg.to_dict(), "vocab_size": len(vocab)}))
-    data = LmData(train_seqs, vocab, model.cfg.max_chars)
+    data = LmData(train_seqs, vocab, model.cfg.max_chars, types=counts)
     batches = data.batches(cfg.batch_size)
 
     def loss_fn(ids: torch.Tensor) -> tuple[torch.Tensor, int, float]:
@@ -542,8 +560,8 @@ def train_elmo(
 
     validate = None
     if valid is not None:
-        valid_seqs = sequences(valid, cfg.max_len)
-        vdata = LmData(valid_seqs, vocab, model.cfg.max_chars)
+        valid = as_corpus(valid)
+        vdata = LmData(lambda: sequences(valid, cfg.max_len), vocab, model.cfg.max_chars)
         vbatches = vdata.batches(cfg.batch_size)
 
         def validate() -> dict[str, float]:

@@ -16,7 +16,8 @@ base embedder reads sentences, the mean for minilm-l6 and our BERT.)
 
 from __future__ import annotations
 
-import random
+import hashlib
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -25,8 +26,8 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import InputError
+from ..train.corpus import sentences
 from ..train.loop import History, LoopConfig, train
-from .context2vec import sentences
 from .transformer import TransformerEmbedder
 
 MODES = ("sentence", "word")
@@ -60,19 +61,37 @@ class MirrorConfig:
 
 
 def training_strings(corpus: Iterable[list[str]], cfg: MirrorConfig) -> list[str]:
-    """Sentence mode: ``n_items`` random sentences; word mode: the most frequent words."""
-    lines = [words for words in corpus if words]
+    """Sentence mode: ``n_items`` random distinct sentences; word mode: the most frequent words.
+
+    One streamed pass. The random sample keeps the sentences of smallest seeded hash (a
+    heap of ``n_items``), so memory is the sample and the draw does not depend on line order.
+    """
     if cfg.mode == "word":
-        counts = Counter(w for words in lines for w in words if w.isalpha())
+        counts = Counter(w for words in corpus for w in words if w.isalpha())
         items = [w for w, _ in counts.most_common(cfg.n_items)]
     else:
-        items = [" ".join(s) for s in sentences(lines, 10_000) if len(s) >= 3]
-        items = sorted(set(items))
-        random.Random(cfg.seed).shuffle(items)
-        items = items[: cfg.n_items]
+        heap: list[tuple[int, str]] = []  # (-key, text): the root is the largest kept key
+        kept: set[str] = set()
+        for s in sentences((words for words in corpus if words), 10_000):
+            text = " ".join(s)
+            if len(s) < 3 or text in kept:
+                continue
+            key = _key(text, cfg.seed)
+            if len(heap) < cfg.n_items:
+                heapq.heappush(heap, (-key, text))
+                kept.add(text)
+            elif key < -heap[0][0]:
+                kept.discard(heapq.heapreplace(heap, (-key, text))[1])
+                kept.add(text)
+        items = [text for _, text in sorted(heap, reverse=True)]  # by key: a random order
     if len(items) < 2:
         raise InputError("the corpus gives fewer than 2 training strings; contrast needs a batch")
     return items
+
+
+def _key(text: str, seed: int) -> int:
+    digest = hashlib.blake2b(text.encode(), digest_size=8, key=seed.to_bytes(8, "little"))
+    return int.from_bytes(digest.digest(), "little")
 
 
 def span_mask(text: str, span: int, min_chars: int, mask: str) -> str:

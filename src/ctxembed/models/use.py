@@ -34,8 +34,9 @@ import itertools
 import math
 import os
 import zlib
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,8 @@ from ..api import Embedder, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir, read_lines
 from ..text.windows import window_pieces
+from ..train.corpus import Encoded, as_corpus, sentences
 from ..train.loop import History, LoopConfig, train
-from .context2vec import sentences
 from .static import StaticEmbedder
 
 WEIGHTS = "model.safetensors"
@@ -267,13 +268,46 @@ class UseEmbedder(Embedder):
 
 
 # -- training data -----------------------------------------------------------------------------
-def neighbour_pairs(corpus: Iterable[list[str]], max_len: int) -> list[tuple[list[str], list[str]]]:
+class NeighbourPairs(Sequence):
+    """(sentence, next sentence) pairs within each line (paragraph), read back from disk.
+
+    Sentences are stored once as ids over ``types`` (every distinct word, so a pair reads
+    back exactly as written); memory holds the type table and one int per pair.
+    """
+
+    def __init__(self, lines: Iterable[list[str]], max_len: int, types: Iterable[str]):
+        self.types = sorted(types)
+        type_id = {w: i for i, w in enumerate(self.types)}
+        firsts = array("q")  # index of each pair's first sentence
+
+        def rows() -> Iterator[list[int]]:
+            j = 0
+            for line in lines:
+                sents = list(sentences([line], max_len))
+                firsts.extend(range(j, j + len(sents) - 1))
+                j += len(sents)
+                yield from ([type_id[w] for w in s] for s in sents)
+
+        self._sents = Encoded(rows())
+        self._firsts = np.frombuffer(firsts, dtype=np.int64) if firsts else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._firsts)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        j = int(self._firsts[i])
+        return self._words(j), self._words(j + 1)
+
+    def _words(self, j: int) -> list[str]:
+        return [self.types[t] for t in self._sents[j][:, 0]]
+
+
+def neighbour_pairs(corpus: Iterable[list[str]], max_len: int) -> NeighbourPairs:
     """Consecutive sentences of a line (paragraph): (sentence, next sentence)."""
-    pairs = []
-    for line in corpus:
-        sents = sentences([line], max_len)
-        pairs += list(itertools.pairwise(sents))
-    return pairs
+    corpus = as_corpus(corpus)
+    return NeighbourPairs(corpus, max_len, {w for line in corpus for w in line})
 
 
 def sick_nli(path: Path | None = None) -> list[tuple[list[str], list[str], int]]:
@@ -317,18 +351,15 @@ class UseTrainConfig:
     init_vectors: str | None = "glove-6b-50d"  # a name or path ctxembed.load knows; None: random
 
 
-def neighbour_batches(
-    pairs: list[tuple[list[str], list[str]]], batch_size: int, seed: int
-) -> list[list[tuple[list[str], list[str]]]]:
-    """Shuffled pairs, then batches.
+def neighbour_batches(n: int, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Batches of pair indices ``0..n-1``, shuffled.
 
     In corpus order, batch mates (s_i, s_i+1) and (s_i+1, s_i+2) put a row's own sentence
     among its negatives; shuffled, such neighbours rarely share a batch, and
     ``neighbour_loss`` masks the rest.
     """
-    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
-    shuffled = [pairs[k] for k in order]
-    return [shuffled[b : b + batch_size] for b in range(0, len(shuffled), batch_size)]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
+    return [order[b : b + batch_size] for b in range(0, n, batch_size)]
 
 
 def neighbour_loss(
@@ -394,13 +425,18 @@ def train_use(
     progress: bool = True,
 ) -> tuple[UseEmbedder, History]:
     """One epoch = every neighbour batch once, each followed by the next NLI and STS batch."""
-    lines = [[w.lower() for w in words] for words in corpus if words]
-    pairs = neighbour_pairs(lines, cfg.max_len) if "neighbour" in cfg.tasks else []
+    corpus = as_corpus(corpus)  # read twice: counts, then the neighbour pairs
+
+    def lines() -> Iterator[list[str]]:
+        return ([w.lower() for w in words] for words in corpus)
+
+    counts = Counter(w for s in lines() for w in s)
+    use_pairs = "neighbour" in cfg.tasks
+    pairs = NeighbourPairs(lines(), cfg.max_len, counts) if use_pairs else []
     nli = [(a, b, y) for a, b, y in (nli or [])] if "nli" in cfg.tasks else []
     sts = list(sts or []) if "sts" in cfg.tasks else []
-    if not (pairs or nli or sts):
+    if not (len(pairs) or nli or sts):
         raise InputError("no training data: the corpus has no two consecutive sentences")
-    counts = Counter(w for s in lines for w in s)
     counts.update(w.lower() for a, b, _ in [*nli, *sts] for w in (*a, *b))
     words = sorted(
         (w for w, c in counts.items() if c >= cfg.min_count), key=lambda w: (-counts[w], w)
@@ -424,7 +460,7 @@ def train_use(
     def chunks(items: list, kind: str) -> list[tuple[str, Any]]:
         return [(kind, items[b : b + cfg.batch_size]) for b in range(0, len(items), cfg.batch_size)]
 
-    main = [("neighbour", chunk) for chunk in neighbour_batches(pairs, cfg.batch_size, cfg.seed)]
+    main = [("neighbour", ids) for ids in neighbour_batches(len(pairs), cfg.batch_size, cfg.seed)]
     extra = [chunks(nli, "nli"), chunks(sts, "sts")]
     batches: list[tuple[str, Any]] = []
     for k in range(max(len(main), *(len(e) for e in extra))):
@@ -439,6 +475,8 @@ def train_use(
 
     def loss_fn(batch: tuple[str, Any]):
         kind, items = batch
+        if kind == "neighbour":  # pair indices: read the pairs back
+            items = [pairs[i] for i in items]
         u, v = encode([a for a, *_ in items]), encode([b for _, b, *_ in items])
         if kind == "neighbour":
             loss = neighbour_loss(u, v, [a for a, _ in items], [b for _, b in items], cfg.scale)

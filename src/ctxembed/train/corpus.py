@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..errors import InputError
 from ..io import read_lines
@@ -67,3 +73,93 @@ class Corpus:
 def as_corpus(source: Corpus | str | os.PathLike | Iterable[list[str]]) -> Corpus:
     """Accept a Corpus, a file path or an iterable of token lists."""
     return source if isinstance(source, Corpus) else Corpus(source)
+
+
+SENTENCE_END = {".", "!", "?"}
+
+
+def sentences(lines: Iterable[list[str]], max_len: int) -> Iterator[list[str]]:
+    """Lines split after sentence-final punctuation, then into pieces of at most ``max_len``.
+
+    One-word pieces are dropped (a lone word has no context).
+    """
+    for line in lines:
+        start = 0
+        for i, w in enumerate(line):
+            if w in SENTENCE_END or i + 1 == len(line):
+                sent = line[start : i + 1]
+                for j in range(0, len(sent), max_len):
+                    if len(sent[j : j + max_len]) >= 2:
+                        yield sent[j : j + max_len]
+                start = i + 1
+
+
+class Encoded:
+    """Sequences of int32 ids (``columns`` per position) in memory-mapped files.
+
+    A corpus is read once into two files (ids, offsets) in a temporary folder under
+    ``$TMPDIR``; batches read their rows back, so resident memory follows the batch, not the
+    corpus. The folder is removed when the object is collected or the process exits.
+    """
+
+    def __init__(self, rows: Iterable[Sequence[int] | np.ndarray], columns: int = 1):
+        self.columns = columns
+        self._dir = Path(tempfile.mkdtemp(prefix="ctxembed-corpus-"))
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        total, ids, ends = 0, [], []  # rows and their end offsets not yet written
+        with open(self._dir / "ids", "wb") as f_ids, open(self._dir / "offsets", "wb") as f_off:
+            f_off.write(np.zeros(1, dtype=np.int64).tobytes())
+            for row in rows:
+                a = np.asarray(row, dtype=np.int32).reshape(-1, columns)
+                ids.append(a)
+                total += len(a)
+                ends.append(total)
+                if len(ends) >= 65_536:  # written in blocks: memory stays one block
+                    _flush(f_ids, f_off, ids, ends)
+            _flush(f_ids, f_off, ids, ends)
+        self.offsets = _map(self._dir / "offsets", np.int64, (-1,))
+        self.ids = _map(self._dir / "ids", np.int32, (-1, columns))
+        self.lengths = np.diff(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Row ``i``: ``[length, columns]`` (a view of the mapped file)."""
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+
+def _flush(f_ids, f_off, ids: list[np.ndarray], ends: list[int]) -> None:
+    if ids:
+        f_ids.write(np.concatenate(ids).tobytes())
+        f_off.write(np.asarray(ends, dtype=np.int64).tobytes())
+    ids.clear()
+    ends.clear()
+
+
+def _map(path: Path, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    size = path.stat().st_size // np.dtype(dtype).itemsize
+    if size == 0:  # an empty file cannot be mapped
+        return np.zeros((0, *shape[1:]), dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r").reshape(shape)
+
+
+class Batches(Sequence):
+    """Batches of rows sorted by length, each built by ``make(indices)`` when asked for.
+
+    Only the sorted index array stays in memory; the loop's ``batches[i]`` builds batch
+    ``i`` (neighbours in length order share a batch, as the in-memory lists did).
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, make: Callable[[np.ndarray], Any]):
+        order = np.argsort(np.asarray(lengths), kind="stable")  # stable: ties keep corpus order
+        self._groups = [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+        self.make = make
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.make(self._groups[j]) for j in range(*i.indices(len(self)))]
+        return self.make(self._groups[i])
