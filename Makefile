@@ -13,7 +13,7 @@ setup: $(STAMP)
 # torch is named in the same pip command so that pip takes the pinned CPU build.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt torch==2.13.0 -e ".[assets,dev]"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt torch==2.13.0 -e ".[all,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

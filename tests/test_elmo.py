@@ -11,10 +11,10 @@ from ctxembed.models.elmo import (
     ElmoEmbedder,
     batch_chars,
     log_uniform_log_q,
-    reverse_padded,
     sampled_softmax_nll,
     word_chars,
 )
+from ctxembed.models.layers import reverse_padded
 from ctxembed.text.windows import windows
 
 from .conftest import wiki_lines

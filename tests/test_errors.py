@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import ctxembed
 from ctxembed import InputError, ModelError, ScalarMix
+from ctxembed.assets import ASSETS
 from ctxembed.cli import main
-from ctxembed.registry import ASSETS
+from ctxembed.errors import MissingExtraError
 
 from .conftest import wiki_lines
 from .contract import assert_same
@@ -226,8 +229,8 @@ def tiny_elmo_config(tmp_path):
     ],
 )
 def test_config_values_are_checked_before_training(tmp_path, capsys, config, message):
-    from ctxembed.cli import model_config
     from ctxembed.models.elmo import CONFIGS, ElmoConfig
+    from ctxembed.train.options import model_config
 
     path = tmp_path / "c.json"
     path.write_text(config)
@@ -260,3 +263,33 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path, wiki_text_file, capsys)
     args = ["train", "glove", "--corpus", str(wiki_text_file), "--quiet", "--resume"]
     assert main([*args, "--out", str(tmp_path / "g"), "--epochs", "1", "--dim", "8"]) == 0
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_named_with_its_pip_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    code = main(
+        ["bench", "--models", "glove-6b-50d", "--tasks", "wordsim", "--out", str(tmp_path / "b")]
+    )
+    assert code == 1
+    assert 'pip install "ctxembed[eval]"' in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    from ctxembed.models.elmo import read_hdf5
+
+    with pytest.raises(MissingExtraError, match=r"ctxembed\[elmo\]"):
+        read_hdf5(tmp_path / "options.json", tmp_path / "weights.hdf5")
+
+
+def test_embedding_needs_no_extra(tmp_path):
+    """The core install embeds: loading vectors and embedding import no evaluation package."""
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("bank 0.1 0.2 0.3\nriver 0.3 0.2 0.1\n")
+    code = (
+        "import sys, ctxembed; m = ctxembed.load(sys.argv[1]); m.embed_words(['bank river']); "
+        "print(' '.join(x for x in ('sklearn', 'matplotlib', 'h5py', 'sacrebleu', 'pyarrow') "
+        "if x in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(vectors)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""

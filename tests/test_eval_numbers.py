@@ -16,11 +16,11 @@ from ctxembed.models.context2vec import (
     UNK,
     Context2VecConfig,
     Context2VecTrainConfig,
-    sentences,
     train_context2vec,
 )
 from ctxembed.models.cove import MTLSTM, CoveConfig, CoveEmbedder
 from ctxembed.models.static import StaticEmbedder
+from ctxembed.train.corpus import sentences
 
 from .conftest import wiki_lines
 from .contract import TOL, assert_same
@@ -144,7 +144,7 @@ def test_context2vec_validation_mrr_averages_over_ranked_slots():
     emb, hist = train_context2vec(lines, small, cfg, valid=valid, progress=False)
     torch.set_num_threads(threads)
     # the slots of the validation text, ranked one by one on the final model
-    vs = sentences(valid, cfg.max_len)
+    vs = list(sentences(valid, cfg.max_len))
     order = sorted(range(len(vs)), key=lambda i: len(vs[i]))
     t = torch.nn.functional.normalize(emb.model.target.weight, dim=1)
     ranks, unknown = [], 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 import numpy as np
 
-from .api import Layers, load
+from .embedder import Layers
 from .errors import InputError
+from .families import check_models, load
+from .options import layer_option
 from .text.words import split_words
 
 
@@ -44,3 +47,29 @@ def compare_table(
     for i in range(n):
         lines.append(f"{'#' + str(i + 1):>5} " + "".join(f"{sim[i, j]:8.3f}" for j in range(n)))
     return "\n".join(lines), sim
+
+
+# -- `ctxembed compare` --------------------------------------------------------------------
+HELP = "cosine of one word's vectors across contexts, per model"
+
+
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--model", required=True, help="one or more models, comma-separated")
+    s.add_argument("--word", required=True)
+    s.add_argument("--layers", type=layer_option, default=-1)
+    s.add_argument("contexts", nargs="+", help="two or more texts containing the word")
+
+
+def run(args: argparse.Namespace) -> int:
+
+    if len(args.contexts) < 2:
+        raise InputError("give at least two contexts to compare")
+    models = [m for m in args.model.split(",") if m]
+    check_models(models)  # a typo in the second model is named before the first runs
+    for k, ctx in enumerate(args.contexts, 1):
+        print(f"#{k}: {ctx}")
+    for name in models:
+        table, _ = compare_table(name, args.word, args.contexts, args.layers)
+        print()
+        print(table)
+    return 0

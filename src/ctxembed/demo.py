@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import require
+
 CONTEXTS = [
     "I went to the bank to deposit money.",
     "The bank approved my loan and the money arrived on Monday.",
@@ -41,6 +43,7 @@ def bank_table(models: list[str]) -> None:
 
 
 def sense_plot(out: Path) -> Path:
+    require("eval", "matplotlib", "sklearn")
     import matplotlib
 
     matplotlib.use("Agg")

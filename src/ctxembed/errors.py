@@ -29,3 +29,21 @@ class OutOfVocabularyError(CtxembedError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0] if self.args else ""
+
+
+class MissingExtraError(CtxembedError, ImportError):
+    """A feature whose optional dependencies (a pip extra) are not installed."""
+
+
+def require(extra: str, *modules: str) -> None:
+    """Import ``modules`` or name the extra that installs them (core ctxembed embeds only)."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtraError(
+                f"this needs {module}, which the core install leaves out: "
+                f'pip install "ctxembed[{extra}]"'
+            ) from None

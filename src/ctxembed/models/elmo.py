@@ -18,9 +18,11 @@ between batches.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,23 +31,32 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
-from ..api import Embedder, read_manifest, write_manifest
-from ..errors import InputError, ModelError
+from ..embedder import (
+    Embedder,
+    Family,
+    Trainer,
+    invalid_folder,
+    read_manifest,
+    read_weights,
+    read_words,
+    write_manifest,
+    write_weights,
+    write_words,
+)
+from ..errors import InputError, require
 from ..io import atomic_dir
-from ..text.windows import window_pieces
+from ..text.windows import batches
+from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import History, LoopConfig, train
+from .layers import CharEncoder, LstmProjection, reverse_padded, sinusoid
 
 # character ids before the +1 shift that frees 0 for padding (AllenNLP's ELMoCharacterMapper)
 BOS_CHAR, EOS_CHAR, BOW_CHAR, EOW_CHAR, PAD_CHAR = 256, 257, 258, 259, 260
 N_CHARS = 262  # 0 (no token) + 261 ids
-WEIGHTS = "model.safetensors"
 # words the transformer biLM reads at once: its attention is quadratic in length, and its
 # sinusoidal positions only extrapolate so far beyond the 20-word training sequences
 WINDOW = 64
@@ -129,103 +140,6 @@ def batch_chars(
     return out, lengths
 
 
-class Highway(nn.Module):
-    """``y = g * x + (1 - g) * relu(A x)``, ``g = sigmoid(B x)`` (Srivastava et al. 2015)."""
-
-    def __init__(self, dim: int, n: int):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(dim, 2 * dim) for _ in range(n))
-        for layer in self.layers:
-            layer.bias.data[dim:].fill_(1.0)  # start by carrying the input through
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            h, g = layer(x).chunk(2, dim=-1)
-            g = torch.sigmoid(g)
-            x = g * x + (1 - g) * F.relu(h)
-        return x
-
-
-class CharEncoder(nn.Module):
-    """Character ids ``[B, T, C]`` -> token vectors ``[B, T, proj_dim]``."""
-
-    def __init__(self, cfg: ElmoConfig):
-        super().__init__()
-        self.embed = nn.Embedding(N_CHARS, cfg.char_dim, padding_idx=0)
-        self.convs = nn.ModuleList(nn.Conv1d(cfg.char_dim, n, w) for w, n in cfg.filters)
-        width = sum(n for _, n in cfg.filters)
-        self.highway = Highway(width, cfg.n_highway)
-        self.proj = nn.Linear(width, cfg.proj_dim)
-        if cfg.activation not in ("relu", "tanh"):
-            raise InputError(f"activation={cfg.activation!r}: use relu or tanh")
-        self.activation = cfg.activation
-
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        B, T, C = chars.shape
-        # a word's encoding does not depend on its context: encode each distinct word once
-        uniq, inv = torch.unique(chars.view(B * T, C), dim=0, return_inverse=True)
-        x = self.embed(uniq).transpose(1, 2)  # [n_distinct, char_dim, C]
-        act = torch.tanh if self.activation == "tanh" else F.relu
-        pooled = [act(conv(x).max(dim=2).values) for conv in self.convs]
-        return self.proj(self.highway(torch.cat(pooled, dim=1)))[inv].view(B, T, -1)
-
-
-class LstmProjection(nn.Module):
-    """One direction of one layer: an LSTM cell with a projection, cell and projection clipping."""
-
-    def __init__(
-        self,
-        input_dim: int,
-        cell_dim: int,
-        proj_dim: int,
-        cell_clip: float | None,
-        proj_clip: float | None,
-    ):
-        super().__init__()
-        self.cell_dim, self.proj_dim = cell_dim, proj_dim
-        self.cell_clip, self.proj_clip = cell_clip, proj_clip
-        self.input_linear = nn.Linear(input_dim, 4 * cell_dim, bias=False)
-        self.state_linear = nn.Linear(proj_dim, 4 * cell_dim, bias=True)  # gates: i, f, g, o
-        self.proj = nn.Linear(cell_dim, proj_dim, bias=False)
-        with torch.no_grad():  # TensorFlow's LSTMCell adds forget_bias=1.0: remember at the start
-            self.state_linear.bias[cell_dim : 2 * cell_dim].fill_(1.0)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``x`` right-padded ``[B, T, in]`` -> ``[B, T, proj]`` (zero at padding)."""
-        B, T, _ = x.shape
-        h = x.new_zeros(B, self.proj_dim)
-        c = x.new_zeros(B, self.cell_dim)
-        gates_in = self.input_linear(x)  # all time steps at once
-        w_state = self.state_linear.weight.T
-        alive = (lengths.unsqueeze(1) > torch.arange(T)).unsqueeze(-1)  # [B, T, 1]
-        outs = []
-        for t in range(T):
-            gates = torch.addmm(gates_in[:, t] + self.state_linear.bias, h, w_state)
-            i, f, g, o = gates.chunk(4, dim=1)
-            c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            if self.cell_clip is not None:
-                c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
-            h_new = self.proj(torch.sigmoid(o) * torch.tanh(c_new))
-            if self.proj_clip is not None:
-                h_new = h_new.clamp(-self.proj_clip, self.proj_clip)
-            if bool(alive[:, t].all()):
-                c, h = c_new, h_new
-            else:
-                c = torch.where(alive[:, t], c_new, c)
-                h = torch.where(alive[:, t], h_new, h)
-            outs.append(h_new)
-        return torch.stack(outs, dim=1) * alive
-
-
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence within its own length; padding stays at the end."""
-    T = x.shape[1]
-    idx = torch.arange(T).unsqueeze(0).expand(len(lengths), T)
-    rev = (lengths.unsqueeze(1) - 1 - idx).clamp(min=0)
-    rev = torch.where(idx < lengths.unsqueeze(1), rev, idx)
-    return x.gather(1, rev.unsqueeze(-1).expand_as(x))
-
-
 class CausalTransformer(nn.Module):
     """One direction of the transformer biLM (Peters et al. 2018b): sinusoidal positions and
     pre-norm transformer layers under a causal mask. With right padding and the causal mask
@@ -247,18 +161,10 @@ class CausalTransformer(nn.Module):
         )
         self.norm = nn.LayerNorm(cfg.proj_dim)
 
-    @staticmethod
-    def positions(T: int, dim: int) -> torch.Tensor:
-        pos = torch.arange(T, dtype=torch.float32).unsqueeze(1)
-        freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-        pe = torch.zeros(T, dim)
-        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)[:, : dim // 2]
-        return pe
-
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         T = x.shape[1]
         mask = nn.Transformer.generate_square_subsequent_mask(T)
-        x = x + self.positions(T, x.shape[2])
+        x = x + sinusoid(T, x.shape[2])
         outs = []
         for k, layer in enumerate(self.layers):
             x = layer(x, src_mask=mask, is_causal=True)
@@ -274,7 +180,9 @@ class BiLM(nn.Module):
     def __init__(self, cfg: ElmoConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = CharEncoder(cfg)
+        self.encoder = CharEncoder(
+            N_CHARS, cfg.char_dim, cfg.filters, cfg.n_highway, cfg.proj_dim, cfg.activation
+        )
         if cfg.encoder not in ("lstm", "transformer"):
             raise InputError(f"encoder={cfg.encoder!r}: use lstm or transformer")
 
@@ -414,11 +322,8 @@ class ElmoEmbedder(Embedder):
         window whose centre is nearest.
         """
         size = self.window if self.cfg.encoder == "transformer" else None
-        pieces = window_pieces([len(s) for s in sentences], size)
         out = [torch.empty(self.n_layers, len(s), self.dim) for s in sentences]
-        bar = tqdm(total=len(pieces), disable=not progress, desc="embedding", unit="window")
-        for b in range(0, len(pieces), batch_size):
-            batch = pieces[b : b + batch_size]
+        for batch in batches([len(s) for s in sentences], size, batch_size, progress):
             chars, lengths = batch_chars(
                 [sentences[i][s:e] for i, s, e, _, _ in batch], self.cfg.max_chars
             )
@@ -426,8 +331,6 @@ class ElmoEmbedder(Embedder):
                 layers = self.model.layers(chars, lengths)
             for r, (i, s, _, own_s, own_e) in enumerate(batch):
                 out[i][:, own_s:own_e] = layers[:, r, 1 + own_s - s : 1 + own_e - s]
-            bar.update(len(batch))
-        bar.close()
         return out
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
@@ -436,23 +339,18 @@ class ElmoEmbedder(Embedder):
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS))
-            (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
+            write_weights(tmp, self.model.state_dict())
+            write_words(tmp / "vocab.txt", self.vocab)
             write_manifest(tmp, self.family, self.cfg.to_dict(), window=self.window)
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> ElmoEmbedder:
         manifest = read_manifest(path)
-        try:
+        with invalid_folder(path, "ELMo"):
             model = BiLM(ElmoConfig.from_dict(manifest["config"]))
-            model.load_state_dict(load_file(str(path / WEIGHTS)))
-        except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
-            raise ModelError(f"{path}: not a valid ELMo folder ({e})") from None
+            model.load_state_dict(read_weights(path))
         vocab_file = path / "vocab.txt"
-        vocab = (
-            vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if vocab_file.exists() else []
-        )
+        vocab = read_words(vocab_file) if vocab_file.exists() else []
         return cls(model, vocab, window=options.get("window", manifest.get("window", WINDOW)))
 
 
@@ -662,6 +560,7 @@ def config_of(options: dict) -> ElmoConfig:
 
 def write_hdf5(model: BiLM, folder: str | os.PathLike, overwrite: bool = False) -> None:
     """Write ``options.json`` and ``weights.hdf5`` in the published layout (plus the softmax)."""
+    require("elmo", "h5py")
     import h5py
 
     cfg = model.cfg
@@ -709,6 +608,7 @@ def write_hdf5(model: BiLM, folder: str | os.PathLike, overwrite: bool = False) 
 
 def read_hdf5(options_file: str | os.PathLike, weights_file: str | os.PathLike) -> BiLM:
     """Build a biLM from the published ``options.json`` + ``weights.hdf5`` (no pickles involved)."""
+    require("elmo", "h5py")
     import h5py
 
     try:
@@ -779,3 +679,86 @@ def read_hdf5(options_file: str | os.PathLike, weights_file: str | os.PathLike) 
             sd["softmax.bias"] = take("softmax/b", (cfg.vocab_size,))
     model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()})
     return model.eval()
+
+
+# -- command line: `ctxembed train elmo` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    options.corpus_args(
+        t, "perplexity after each epoch", "small, base, or a JSON file of ElmoConfig fields"
+    )
+    t.add_argument("--epochs", type=options.positive, default=1)
+    t.add_argument("--batch-size", type=options.positive, default=64)
+    t.add_argument(
+        "--max-len", type=options.positive, default=20, help="words per training sequence"
+    )
+    t.add_argument(
+        "--min-count", type=options.positive, default=3, help="softmax vocabulary threshold"
+    )
+    t.add_argument(
+        "--samples",
+        type=options.count,
+        default=1024,
+        help="sampled-softmax negatives (0 = full softmax)",
+    )
+    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--lowercase", action="store_true")
+    options.loop_args(t)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..train.corpus import Corpus
+
+    ckpt = options.check_out(args)
+    model_cfg = options.model_config(
+        args.config, CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig()
+    )
+    corpus = Corpus(args.corpus, lowercase=args.lowercase)
+    valid = Corpus(args.valid, lowercase=args.lowercase, what="--valid") if args.valid else None
+    cfg = options.from_args(ElmoTrainConfig, args, n_samples=args.samples)
+    start = time.perf_counter()
+    model, hist = train_elmo(
+        corpus, valid, model_cfg, cfg, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"elmo ({args.config}, vocabulary {model.cfg.vocab_size:,})"
+    return options.finish_training(args, model.save, ckpt, hist, start, what)
+
+
+def published_files(path: Path) -> tuple[Path, Path] | None:
+    """The one ``*options.json`` and one ``*.hdf5`` of a bilm-tf / AllenNLP folder, if so."""
+    if not path.is_dir():
+        return None
+    opts, weights = sorted(path.glob("*options.json")), sorted(path.glob("*.hdf5"))
+    return (opts[0], weights[0]) if len(opts) == 1 and len(weights) == 1 else None
+
+
+def open_published(path: Path, **options: Any) -> ElmoEmbedder:
+    return ElmoEmbedder(read_hdf5(*published_files(path)), **options)  # type: ignore[misc]
+
+
+def export_hdf5(model_path: str, output: str, overwrite: bool) -> str:
+    from ..families import load
+    from ..io import check_dir, inside
+
+    inside(Path(output), [Path(model_path)])
+    check_dir(output, overwrite)
+    model = load(model_path)
+    if not isinstance(model, ElmoEmbedder):
+        raise InputError(f"elmo-hdf5 needs an ELMo model; {model_path} is {model.family}")
+    write_hdf5(model.model, output, overwrite)
+    return f"wrote options.json and weights.hdf5 (bilm-tf layout) -> {output}"
+
+
+FAMILY = Family(
+    "elmo",
+    load_options=("window",),
+    detect=lambda path: published_files(path) is not None,
+    open=open_published,
+    exports={"elmo-hdf5": export_hdf5},
+    embedder=ElmoEmbedder,
+    trainer=Trainer(
+        "train an ELMo biLM (char-CNN + biLSTM)",
+        add_train_arguments,
+        train_command,
+        "CORPUS and VALID: UTF-8 text (or .gz), one sentence or paragraph per line.",
+    ),
+)

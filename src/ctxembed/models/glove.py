@@ -18,8 +18,7 @@
 
 from __future__ import annotations
 
-import json
-import math
+import argparse
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -28,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
 
-from ..errors import InputError, diverged
-from ..io import CHECKPOINT, atomic_dir
+from ..embedder import Family, Trainer
+from ..errors import InputError
+from ..train import options
 from ..train.corpus import Corpus, as_corpus
-from .static import StaticEmbedder
+from ..train.loop import LoopConfig, train
+from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
 
 
 @dataclass
@@ -122,27 +121,23 @@ def count_cooccurrences(
     return (keys // V).astype(np.int32), (keys % V).astype(np.int32), vals.astype(np.float32)
 
 
-class _Params:
-    """Word and context vectors, biases and their AdaGrad accumulators."""
+class _Params(torch.nn.Module):
+    """Word and context vectors, biases and their AdaGrad accumulators, as buffers: the
+    updates are glove.c's own (``glove_step``), not autograd's, and the shared loop's
+    checkpoint saves a module's buffers."""
 
-    NAMES = ("W", "C", "bw", "bc", "gW", "gC", "gbw", "gbc")
+    NAMES = ("W", "C", "bw", "bc", "gW", "gC", "gbw", "gbc")  # glove.c's order
 
     def __init__(self, V: int, dim: int, seed: int):
+        super().__init__()
         g = torch.Generator().manual_seed(seed)
         # the reference code's init: uniform in [-0.5, 0.5] / dim, accumulators at 1
-        self.W = (torch.rand(V, dim, generator=g) - 0.5) / dim
-        self.C = (torch.rand(V, dim, generator=g) - 0.5) / dim
-        self.bw = (torch.rand(V, generator=g) - 0.5) / dim
-        self.bc = (torch.rand(V, generator=g) - 0.5) / dim
-        self.gW, self.gC = torch.ones(V, dim), torch.ones(V, dim)
-        self.gbw, self.gbc = torch.ones(V), torch.ones(V)
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {n: getattr(self, n).contiguous() for n in self.NAMES}
-
-    def load(self, state: dict[str, torch.Tensor]) -> None:
-        for n in self.NAMES:
-            getattr(self, n).copy_(state[n])
+        self.register_buffer("W", (torch.rand(V, dim, generator=g) - 0.5) / dim)
+        self.register_buffer("C", (torch.rand(V, dim, generator=g) - 0.5) / dim)
+        self.register_buffer("bw", (torch.rand(V, generator=g) - 0.5) / dim)
+        self.register_buffer("bc", (torch.rand(V, generator=g) - 0.5) / dim)
+        for name, shape in (("gW", (V, dim)), ("gC", (V, dim)), ("gbw", (V,)), ("gbc", (V,))):
+            self.register_buffer(name, torch.ones(shape))
 
 
 def _adagrad(
@@ -215,45 +210,28 @@ def train_glove(
     logx = torch.from_numpy(np.log(vals))
     weight = torch.from_numpy(np.minimum(1.0, (vals / cfg.x_max) ** cfg.alpha).astype(np.float32))
     p = _Params(len(vocab), cfg.dim, cfg.seed)
-    first_epoch = 0
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    if resume and ckpt and (ckpt / "state.json").exists():
-        meta = json.loads((ckpt / "state.json").read_text())
-        # epochs may grow: a run resumed with more epochs equals a longer uninterrupted run
-        same = {k: v for k, v in asdict(cfg).items() if k != "epochs"}
-        if {k: v for k, v in meta["config"].items() if k != "epochs"} != same or meta[
-            "vocab_size"
-        ] != len(vocab):
-            raise InputError(f"{ckpt}: the checkpoint was made with another config or corpus")
-        if meta["epoch"] > cfg.epochs:
-            raise InputError(
-                f"{ckpt}: the checkpoint is at epoch {meta['epoch']}, past {cfg.epochs}"
-            )
-        p.load(load_file(str(ckpt / "state.safetensors")))
-        first_epoch = meta["epoch"]
-    losses: list[float] = []
     nnz = len(vals)
-    bar = tqdm(range(first_epoch, cfg.epochs), desc="glove", unit="epoch", disable=not progress)
-    for epoch in bar:
+
+    def epoch_batches(epoch: int) -> list[torch.Tensor]:
         # the order of an epoch depends on (seed, epoch) only, so a resumed run matches
-        perm = torch.randperm(
-            nnz, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        )
-        total = 0.0
-        for b in range(0, nnz, cfg.batch_size):
-            idx = perm[b : b + cfg.batch_size]
-            total += glove_step(
-                p, rows_t[idx], cols_t[idx], logx[idx], weight[idx], cfg.lr, cfg.grad_clip
-            )
-        losses.append(total / nnz)
-        if not math.isfinite(losses[-1]):  # before the checkpoint: it keeps the last good epoch
-            raise diverged(f"epoch {epoch + 1}", losses[-1])
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        if ckpt:
-            with atomic_dir(ckpt, overwrite=True) as tmp:
-                save_file(p.state(), str(tmp / "state.safetensors"))
-                meta = {"epoch": epoch + 1, "config": asdict(cfg), "vocab_size": len(vocab)}
-                (tmp / CHECKPOINT).write_text(json.dumps(meta))
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        perm = torch.randperm(nnz, generator=g)
+        return [perm[b : b + cfg.batch_size] for b in range(0, nnz, cfg.batch_size)]
+
+    def step(idx: torch.Tensor) -> tuple[torch.Tensor, int, None]:
+        i, j = rows_t[idx], cols_t[idx]
+        cost = glove_step(p, i, j, logx[idx], weight[idx], cfg.lr, cfg.grad_clip)
+        return torch.tensor(cost, dtype=torch.float64), len(idx), None  # summed cost, no likelihood
+
+    # epochs may grow on resume: a run resumed with more epochs equals a longer uninterrupted one
+    data = {**{k: v for k, v in asdict(cfg).items() if k != "epochs"}, "vocab": len(vocab)}
+    loop = LoopConfig(epochs=cfg.epochs, clip=None, seed=cfg.seed, checkpoint_every=0)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    history = train(
+        p, None, epoch_batches, step, loop, ckpt, resume, None, progress, "glove", data=data
+    )
+    n_b = len(epoch_batches(0))
+    losses = [sum(history.losses[k : k + n_b]) / nnz for k in range(0, len(history.losses), n_b)]
     stats = {
         "tokens": n_tokens,
         "vocab": len(vocab),
@@ -266,3 +244,42 @@ def train_glove(
     return StaticEmbedder(
         vocab, vectors, family="glove", config={"training": asdict(cfg), "stats": stats}
     )
+
+
+# -- command line: `ctxembed train glove` ------------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    add_static_arguments(t, dim=50, window=10, epochs=25)
+    t.add_argument("--x-max", type=options.positive_float, default=100.0)
+    t.add_argument("--alpha", type=options.positive_float, default=0.75)
+    t.add_argument("--lr", type=options.positive_float, default=0.05)
+    t.add_argument("--batch-size", type=options.positive, default=16384)
+    t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..io import remove_own_dir
+
+    ckpt = options.check_out(args)
+    corpus = Corpus(args.corpus, lowercase=args.lowercase)
+    start = time.perf_counter()
+    cfg = options.from_args(GloVeConfig, args)
+    model = train_glove(
+        corpus, cfg, progress=not args.quiet, checkpoint_dir=ckpt, resume=args.resume
+    )
+    finish_static(args, model, cfg.epochs, start)
+    if ckpt is not None:
+        remove_own_dir(ckpt)
+    return 0
+
+
+FAMILY = Family(
+    "glove",
+    embedder=StaticEmbedder,
+    load_options=STATIC_OPTIONS,
+    trainer=Trainer(
+        "train GloVe (co-occurrence counts, weighted least squares, as glove.c)",
+        add_train_arguments,
+        train_command,
+        "CORPUS: UTF-8 text (or .gz), one sentence or paragraph per line, words separated by spaces.",
+    ),
+)

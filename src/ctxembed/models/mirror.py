@@ -16,8 +16,10 @@ base embedder reads sentences, the mean for minilm-l6 and our BERT.)
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import heapq
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -25,7 +27,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch.nn import functional as F
 
+from ..embedder import Family, Trainer
 from ..errors import InputError
+from ..train import options
 from ..train.corpus import sentences
 from ..train.loop import History, LoopConfig, train
 from .transformer import TransformerEmbedder
@@ -159,7 +163,7 @@ def train_mirror(
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     loop = LoopConfig(
-        epochs=cfg.epochs, clip=1e9, seed=cfg.seed, checkpoint_every=0, max_steps=cfg.max_steps
+        epochs=cfg.epochs, clip=None, seed=cfg.seed, checkpoint_every=0, max_steps=cfg.max_steps
     )
     history = train(model, opt, batches, loss_fn, loop, None, False, None, progress, "mirror")
     model.eval()
@@ -172,3 +176,59 @@ def train_mirror(
         sentence_max_length=base.sentence_max_length,
     )
     return rewired, history, items
+
+
+# -- command line: `ctxembed train mirror` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--base", required=True, help="a transformer: minilm-l6 or a local folder")
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--mode", default="sentence", choices=("sentence", "word"))
+    t.add_argument("--out", required=True)
+    t.add_argument("--items", type=options.positive, default=None, help="strings to train on")
+    t.add_argument("--batch-size", type=options.positive, default=None)
+    t.add_argument("--epochs", type=options.positive, default=None)
+    t.add_argument("--lr", type=options.positive_float, default=None)
+    t.add_argument("--temperature", type=options.positive_float, default=None)
+    t.add_argument("--span", type=options.count, default=None, help="characters masked in view 2")
+    options.loop_args(t, checkpoint_every=None)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..families import load
+    from ..train.corpus import Corpus
+
+    options.check_out(args)
+    cfg = MirrorConfig.for_mode(
+        args.mode,
+        n_items=args.items,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        lr=args.lr,
+        temperature=args.temperature,
+        span=args.span,
+        seed=args.seed,
+        max_steps=args.max_steps,
+    )
+    base = load(args.base)
+    start = time.perf_counter()
+    model, hist, items = train_mirror(base, Corpus(args.corpus), cfg, progress=not args.quiet)
+    model.save(args.out, overwrite=args.overwrite)
+    print(
+        f"mirror ({cfg.mode}, base {args.base}): {len(items):,} strings, {len(hist.losses)} steps "
+        f"in {time.perf_counter() - start:.0f}s, loss {hist.losses[0]:.3f} -> "
+        f"{hist.losses[-1]:.3f}, peak memory {options.peak_memory_mib():,.0f} MiB -> {args.out}"
+    )
+    return 0
+
+
+FAMILY = Family(
+    "mirror",
+    embedder=None,
+    trainer=Trainer(
+        "Mirror-BERT: contrastive self-supervised rewiring of a masked LM",
+        add_train_arguments,
+        train_command,
+        "Defaults follow the paper per --mode (sentence: 10k random sentences, "
+        "temperature 0.04, 1 epoch; word: 10k most frequent words, 0.2, 2 epochs).",
+    ),
+)

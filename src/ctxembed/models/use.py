@@ -30,9 +30,11 @@ The paper's trade-off is speed (DAN: linear in the length, tiny) against accurac
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import os
+import time
 import zlib
 from array import array
 from collections import Counter
@@ -43,20 +45,30 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-from ..api import Embedder, read_manifest, write_manifest
-from ..errors import InputError, ModelError
+from ..embedder import (
+    Embedder,
+    Family,
+    Trainer,
+    invalid_folder,
+    read_manifest,
+    read_weights,
+    read_words,
+    write_manifest,
+    write_weights,
+    write_words,
+)
+from ..errors import InputError
 from ..io import atomic_dir, read_lines
-from ..text.windows import window_pieces
+from ..text.windows import batches
+from ..train import options
 from ..train.corpus import Encoded, as_corpus, sentences
 from ..train.loop import History, LoopConfig, train
+from .layers import sinusoid
 from .static import StaticEmbedder
 
-WEIGHTS = "model.safetensors"
 PAD, UNK = "<pad>", "<unk>"
 VARIANTS = ("dan", "transformer")
 NLI_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
@@ -86,14 +98,6 @@ class UseConfig:
 
 def bigram_bucket(a: str, b: str, n_buckets: int) -> int:
     return zlib.crc32(f"{a} {b}".encode()) % n_buckets  # stable across runs, unlike hash()
-
-
-def sinusoid(T: int, dim: int) -> torch.Tensor:
-    pos = torch.arange(T, dtype=torch.float32).unsqueeze(1)
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    pe = torch.zeros(T, dim)
-    pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
-    return pe
 
 
 class SentenceEncoder(nn.Module):
@@ -202,14 +206,12 @@ class UseEmbedder(Embedder):
                 )
         return ids, (bigrams if self.cfg.variant == "dan" else None)
 
-    def _run(self, texts: list[list[str]], batch_size: int):
+    def _run(self, texts: list[list[str]], batch_size: int, progress: bool = False):
         """Per text: the sentence vector and the per-word layers; batches sorted by length."""
         size = self.cfg.window if self.cfg.variant == "transformer" else None
-        pieces = window_pieces([len(w) for w in texts], size)
         sent: list[Any] = [None] * len(texts)
         layers = [torch.empty(self.n_layers, len(w), self.dim) for w in texts]
-        for b in range(0, len(pieces), batch_size):
-            batch = pieces[b : b + batch_size]
+        for batch in batches([len(w) for w in texts], size, batch_size, progress):
             with torch.inference_mode():
                 vecs, states = self.encoder(*self.batch([texts[t][s:e] for t, s, e, _, _ in batch]))
             for r, (t, s, e, own_s, own_e) in enumerate(batch):
@@ -224,7 +226,7 @@ class UseEmbedder(Embedder):
         return list(zip(sent, [list(x) for x in layers], strict=True))
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
-        res = self._run([d.words for d in docs], batch_size)
+        res = self._run([d.words for d in docs], batch_size, progress)
         out = []
         for d, (_, states) in zip(docs, res, strict=True):
             oov = np.array([w.lower() not in self.index for w in d.words])
@@ -250,20 +252,17 @@ class UseEmbedder(Embedder):
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            state = {k: v.contiguous() for k, v in self.encoder.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS))
-            (tmp / "vocab.txt").write_text("".join(w + "\n" for w in self.vocab), encoding="utf-8")
+            write_weights(tmp, self.encoder.state_dict())
+            write_words(tmp / "vocab.txt", self.vocab)
             write_manifest(tmp, self.family, asdict(self.cfg))
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> UseEmbedder:
         manifest = read_manifest(path)
-        try:
+        with invalid_folder(path, "USE"):
             encoder = SentenceEncoder(UseConfig.from_dict(manifest["config"]))
-            encoder.load_state_dict(load_file(str(path / WEIGHTS)))
-            vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
-            raise ModelError(f"{path}: not a valid USE folder ({e})") from None
+            encoder.load_state_dict(read_weights(path))
+            vocab = read_words(path / "vocab.txt")
         return cls(encoder, vocab)
 
 
@@ -451,7 +450,7 @@ def train_use(
     model = UseModel(UseConfig(**{**asdict(model_cfg), "vocab_size": len(vocab)}))
     embedder = UseEmbedder(model.encoder, vocab)
     if cfg.init_vectors:
-        from ..api import load
+        from ..families import load
 
         init_word_table(model.encoder.embed, vocab, load(cfg.init_vectors), cfg.seed)
         if model_cfg.variant == "dan":  # bigrams start as no-ops: the average starts as GloVe's
@@ -493,3 +492,52 @@ def train_use(
     history = train(model, opt, batches, loss_fn, loop, checkpoint, resume, None, progress, "use")
     model.eval()
     return embedder, history
+
+
+# -- command line: `ctxembed train use` -----------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--variant", default="dan", choices=("dan", "transformer"))
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--dim", type=options.positive, default=256)
+    t.add_argument(
+        "--without",
+        nargs="*",
+        default=[],
+        choices=("neighbour", "nli", "sts"),
+        help="leave these tasks out",
+    )
+    t.add_argument("--epochs", type=options.positive, default=1)
+    t.add_argument("--batch-size", type=options.positive, default=64)
+    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    options.loop_args(t, checkpoint_every=1000)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from ..train.corpus import Corpus
+
+    ckpt = options.check_out(args)
+    tasks = tuple(t for t in ("neighbour", "nli", "sts") if t not in args.without)
+    cfg = options.from_args(UseTrainConfig, args, tasks=tasks)
+    model_cfg = UseConfig(variant=args.variant, dim=args.dim)
+    nli = sick_nli() if "nli" in tasks else None
+    sts = stsb_train() if "sts" in tasks else None
+    start = time.perf_counter()
+    model, hist = train_use(
+        Corpus(args.corpus), model_cfg, cfg, nli, sts, ckpt, args.resume, progress=not args.quiet
+    )
+    what = f"use ({args.variant}, tasks {'+'.join(tasks)}, vocabulary {len(model.vocab):,})"
+    return options.finish_training(args, model.save, ckpt, hist, start, what)
+
+
+FAMILY = Family(
+    "use",
+    embedder=UseEmbedder,
+    trainer=Trainer(
+        "train a Universal-Sentence-Encoder-style encoder (DAN or transformer)",
+        add_train_arguments,
+        train_command,
+        "Multi-task: next-sentence prediction on CORPUS (in-batch), SICK train "
+        "entailment, STS-B train similarity (both shipped in data/).",
+    ),
+)

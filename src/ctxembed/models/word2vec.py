@@ -7,6 +7,7 @@ reproducible for a seed with ``workers=1`` (threads race on shared weights other
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..embedder import Family, Trainer
 from ..errors import InputError
+from ..train import options
 from ..train.corpus import Corpus, as_corpus
-from .static import StaticEmbedder
+from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
 
 
 @dataclass
@@ -95,3 +98,35 @@ def train_word2vec(
         family="word2vec",
         config={"training": asdict(cfg), "stats": stats},
     )
+
+
+# -- command line: `ctxembed train word2vec` ---------------------------------------------------
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
+    add_static_arguments(t, dim=100, window=5, epochs=5)
+    t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
+    t.add_argument("--negative", type=options.positive, default=5)
+    t.add_argument(
+        "--workers", type=options.positive, default=2, help="1 for exact reproducibility"
+    )
+
+
+def train_command(args: argparse.Namespace) -> int:
+    options.check_out(args)
+    corpus = Corpus(args.corpus, lowercase=args.lowercase)
+    start = time.perf_counter()
+    cfg = options.from_args(Word2VecConfig, args, sg=not args.cbow)
+    model = train_word2vec(corpus, cfg, progress=not args.quiet)
+    return finish_static(args, model, cfg.epochs, start)
+
+
+FAMILY = Family(
+    "word2vec",
+    embedder=StaticEmbedder,
+    load_options=STATIC_OPTIONS,
+    trainer=Trainer(
+        "train word2vec (gensim: skip-gram or CBOW, negative sampling)",
+        add_train_arguments,
+        train_command,
+        "CORPUS: UTF-8 text (or .gz), one sentence or paragraph per line, words separated by spaces.",
+    ),
+)

@@ -1,10 +1,13 @@
-"""Half-overlapping windows over a long sequence, for encoders with a bounded context."""
+"""Length-sorted batches of texts, read whole or in half-overlapping windows (for encoders
+with a bounded context): the one batching helper every embedder uses."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
+
+from tqdm.auto import tqdm
 
 
 def windows(n: int, size: int) -> list[tuple[int, int, int, int]]:
@@ -35,3 +38,35 @@ def window_pieces(lengths: Sequence[int], size: int | None) -> list[tuple[int, i
     ]
     pieces.sort(key=lambda p: p[2] - p[1], reverse=True)
     return pieces
+
+
+def batches(
+    lengths: Sequence[int],
+    size: int | None,
+    batch_size: int,
+    progress: bool = False,
+    max_tokens: int | None = None,
+    unit: str = "window",
+) -> Iterator[list[tuple[int, int, int, int, int]]]:
+    """``window_pieces`` in batches: at most ``batch_size`` pieces and, with ``max_tokens``, at
+    most that many padded positions (longest x count), so a batch of long texts stays small.
+
+    Every embedder reads its input through this: pieces sorted by length, a progress bar
+    counting pieces, and each caller writes a piece's owned span back to its item, which
+    restores input order.
+    """
+    pieces = window_pieces(lengths, size)
+    with tqdm(total=len(pieces), disable=not progress, desc="embedding", unit=unit) as bar:
+        b = 0
+        while b < len(pieces):
+            longest = max(pieces[b][2] - pieces[b][1], 1)  # sorted: the first is the longest
+            e = b + 1
+            while (
+                e < len(pieces)
+                and e - b < batch_size
+                and (max_tokens is None or (e - b + 1) * longest <= max_tokens)
+            ):
+                e += 1
+            yield pieces[b:e]
+            bar.update(e - b)
+            b = e

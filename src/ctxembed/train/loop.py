@@ -1,10 +1,12 @@
 """The shared training loop for neural families: read it top to bottom.
 
-Each epoch walks the batches in an order fixed by ``(seed, epoch)``; every step is
-forward, backward, gradient clipping, optimizer step (and learning-rate schedule step). A checkpoint (model, optimizer, RNG,
-position) is written every ``checkpoint_every`` steps and at the end; ``resume=True``
-continues from it and reproduces an uninterrupted run (the RNG state carries dropout and
-sampling over).
+Each epoch walks the batches in an order fixed by ``(seed, epoch)`` (or, where ``batches``
+is a function of the epoch, in the order it gives); every step is forward, backward,
+gradient clipping, optimizer step (and learning-rate schedule step). With ``opt=None`` the
+loss function updates the model itself (GloVe's per-pair AdaGrad). A checkpoint (model,
+optimizer, RNG, position) is written every ``checkpoint_every`` steps and at the end of each
+epoch; ``resume=True`` continues from it and reproduces an uninterrupted run (the RNG state
+carries dropout and sampling over).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ LossFn = Callable[[Any], tuple[torch.Tensor, int, float | None]]
 @dataclass
 class LoopConfig:
     epochs: int = 1  # the learning rate lives in the optimizer the caller builds
-    clip: float = 10.0
+    clip: float | None = 10.0  # max gradient norm; None: no clipping
     seed: int = 0
     checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
     max_steps: int | None = None  # stop early (tests, time budgets)
@@ -60,16 +62,19 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 
 
 def save_checkpoint(
-    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict
+    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None, meta: dict
 ) -> None:
     with atomic_dir(folder, overwrite=True) as tmp:
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
-        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        if opt is not None:
+            torch.save(opt.state_dict(), tmp / "optimizer.pt")
         save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
         (tmp / CHECKPOINT).write_text(json.dumps(meta))
 
 
-def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
+def load_checkpoint(
+    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None
+) -> dict:
     try:
         meta = json.loads((folder / CHECKPOINT).read_text())
     except (OSError, ValueError) as e:
@@ -84,7 +89,8 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optim
     except (OSError, SafetensorError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
     try:
-        opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        if opt is not None:
+            opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
@@ -93,8 +99,8 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, opt: torch.optim.Optim
 
 def train(
     model: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    batches: Sequence[Any],
+    opt: torch.optim.Optimizer | None,
+    batches: Sequence[Any] | Callable[[int], Sequence[Any]],
     loss_fn: LossFn,
     cfg: LoopConfig,
     checkpoint: Path | None = None,
@@ -103,12 +109,17 @@ def train(
     progress: bool = True,
     desc: str = "training",
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    data: dict[str, Any] | None = None,
 ) -> History:
+    """``data``: what the checkpoint must have been made with (settings, data sizes) beyond
+    the number of batches and the seed; a resume with anything else is refused."""
     history = History()
+    per_epoch = callable(batches)
+    n_batches = len(batches(0) if per_epoch else batches)  # type: ignore[operator, arg-type]
     step, first_epoch, skip = 0, 0, 0
     if resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists():
         meta = load_checkpoint(checkpoint, model, opt)
-        if meta["n_batches"] != len(batches) or meta["seed"] != cfg.seed:
+        if (meta["n_batches"], meta["seed"], meta.get("data")) != (n_batches, cfg.seed, data):
             raise InputError(
                 f"{checkpoint}: made for other data or another seed; remove it or fix the options"
             )
@@ -121,26 +132,28 @@ def train(
                     scheduler.step()
     else:
         torch.manual_seed(cfg.seed)
-    total = (
-        cfg.epochs * len(batches)
-        if cfg.max_steps is None
-        else min(cfg.max_steps, cfg.epochs * len(batches))
-    )
+    total = cfg.epochs * n_batches
+    total = total if cfg.max_steps is None else min(cfg.max_steps, total)
     bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress)
     start = time.perf_counter()
     for epoch in range(first_epoch, cfg.epochs):
-        order = epoch_order(len(batches), cfg.seed, epoch)
+        if per_epoch:  # the batches of this epoch, in their order
+            epoch_batches, order = batches(epoch), range(n_batches)  # type: ignore[operator]
+        else:
+            epoch_batches, order = batches, epoch_order(n_batches, cfg.seed, epoch)
         for b in range(skip if epoch == first_epoch else 0, len(order)):
             if step >= total:
                 break
             model.train()
-            loss, n_tokens, nll = loss_fn(batches[order[b]])
+            loss, n_tokens, nll = loss_fn(epoch_batches[order[b]])  # type: ignore[index]
             if not torch.isfinite(loss):  # before the step: weights and checkpoint stay finite
                 raise diverged(f"step {step + 1}", float(loss.detach()))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                opt.step()
             if scheduler is not None:
                 scheduler.step()
             step += 1
@@ -162,9 +175,10 @@ def train(
                     "step": step,
                     "epoch": epoch + done_epoch,
                     "batch": 0 if done_epoch else b + 1,
-                    "n_batches": len(batches),
+                    "n_batches": n_batches,
                     "seed": cfg.seed,
                     "losses": history.losses,
+                    "data": data,
                 }
                 save_checkpoint(checkpoint, model, opt, meta)
         if validate is not None:

