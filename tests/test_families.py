@@ -253,3 +253,26 @@ def test_eval_calls_no_private_method_of_an_embedder():
                 assert not (isinstance(owner, ast.Name) and owner.id in ("embedder", "model")), (
                     f"{path.name}:{node.lineno} uses {owner.id}.{node.attr}"
                 )
+
+
+def test_a_registered_format_is_tried_before_the_builtins(tmp_path):
+    """Static vectors accept any file: a plug-in's own file format must be asked first."""
+    path = tmp_path / "words.toy"
+    path.write_text("bank river money\n")
+
+    def open_toy(p: Path, **options) -> ToyEmbedder:
+        return train_toy([p.read_text().split()], dim=4)
+
+    register(
+        Family("toyfile", detect=lambda p: p.suffix == ".toy", open=open_toy, opens="toy file")
+    )
+    try:
+        assert isinstance(ctxembed.load(path), ToyEmbedder)
+        with pytest.raises(ctxembed.InputError, match="not an option for a toy file"):
+            ctxembed.load(path, window=2)
+    finally:
+        unregister("toyfile")
+    other = tmp_path / "v.txt"
+    other.write_text("bank 0.1 0.2\n")
+    with pytest.raises(ctxembed.InputError, match="not an option for a vectors file"):
+        ctxembed.load(other, window=2)

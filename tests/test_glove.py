@@ -90,6 +90,14 @@ def test_resume_continues_like_an_uninterrupted_run(tmp_path):
     assert_same(resumed.vectors, full.vectors)
     losses = full.config["stats"]["loss_per_epoch"]
     assert resumed.config["stats"]["loss_per_epoch"] == pytest.approx(losses, abs=TOL)
+    with pytest.raises(InputError, match="past --epochs"):  # the checkpoint is at epoch 2
+        train_glove(
+            corpus,
+            replace(cfg, epochs=1),
+            progress=False,
+            checkpoint_dir=tmp_path / "ck",
+            resume=True,
+        )
     with pytest.raises(InputError, match="another"):
         train_glove(
             corpus, replace(cfg, dim=8), progress=False, checkpoint_dir=tmp_path / "ck", resume=True

@@ -7,7 +7,8 @@ Layers, top to bottom; a module imports only from its own layer or those below i
     families                 the registry and load(); finds models/ by module name, so no
                              import statement points down to a family and there is no cycle
     models/                  one module per family, ending in its FAMILY; never eval/ (a
-                             trainer's command handler calls families.load for a base model)
+                             trainer or export handler, and USE's init vectors, call
+                             families.load to open another model)
     train/                   corpora, the training loop, the trainers' shared options
     embedder, options        the interface (Embedder, results, Family), shared option types
     text/, io, errors, ...   words, batching, files, errors, assets, datasets

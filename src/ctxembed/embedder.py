@@ -236,17 +236,18 @@ class Trainer:
 @dataclass(frozen=True)
 class Family:
     name: str  # the manifest's "family" and the name of `ctxembed train NAME`
-    embedder: type[Embedder] | None = (
-        None  # opens saved folders: embedder.from_folder(path, **options)
-    )
+    # opens saved folders whose manifest names this family: embedder.from_folder(path, **options)
+    embedder: type[Embedder] | None = None
     load_options: tuple[str, ...] = ()  # keywords ``load`` passes on; others are named as typos
     # a format of another library this family opens (an HF folder, bilm-tf files, vectors file)
     detect: Callable[[Path], bool] | None = None
     open: Callable[..., Embedder] | None = None  # open(path, **options) for what detect accepts
     open_options: tuple[str, ...] | None = None  # keywords of ``open``; default load_options
+    opens: str = ""  # what ``open`` reads, for messages ("vectors file"); default "NAME model"
+    detect_order: int = 0  # lower is tried first: a vectors file (any file) goes last
     trainer: Trainer | None = None
-    exports: dict[str, Callable[[Embedder, str, bool], str]] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()  # other manifest names this family's embedder opens
+    # format -> write(model path, output path, overwrite) -> the line to print
+    exports: dict[str, Callable[[str, str, bool], str]] = field(default_factory=dict)
 
 
 def write_manifest(folder: Path, family: str, config: dict[str, Any], **extra: Any) -> None:
@@ -300,5 +301,5 @@ def invalid_folder(path: Path, what: str) -> Iterator[None]:
 
     try:
         yield
-    except (TypeError, KeyError, ValueError, RuntimeError, OSError, SafetensorError) as e:
+    except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
         raise ModelError(f"{path}: not a valid {what} folder ({e})") from None

@@ -34,8 +34,8 @@ def unregister(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
-def families() -> dict[str, Family]:
-    """Every family by name: the built-ins (``ctxembed.models.*``'s ``FAMILY``) and the registered."""
+def _builtin() -> dict[str, Family]:
+    """``ctxembed.models.*``'s ``FAMILY`` declarations, imported by module name once."""
     global _BUILTIN
     if _BUILTIN is None:
         from . import models
@@ -47,13 +47,17 @@ def families() -> dict[str, Family]:
             if isinstance(fam, Family):
                 found[fam.name] = fam
         _BUILTIN = found
-    return {**_BUILTIN, **_REGISTERED}
+    return _BUILTIN
+
+
+def families() -> dict[str, Family]:
+    """Every family by name: the built-ins and the registered (which win on a name clash)."""
+    return {**_builtin(), **_REGISTERED}
 
 
 def family_of(name: str) -> Family | None:
     """The family whose name or alias is ``name`` (a manifest's "family")."""
-    every = families()
-    return every.get(name) or next((f for f in every.values() if name in f.aliases), None)
+    return families().get(name)
 
 
 def check_options(what: str, accepted: tuple[str, ...], options: dict[str, Any]) -> None:
@@ -94,12 +98,12 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
         check_options(f"{fam.name} model", fam.load_options, options)
         return fam.embedder.from_folder(path, **options)
     if path.exists():
-        for fam in families().values():
+        # a registered (plug-in) family first, then the built-ins by detect_order
+        order = [*_REGISTERED.values(), *sorted(_builtin().values(), key=lambda f: f.detect_order)]
+        for fam in order:
             if fam.detect is not None and fam.open is not None and fam.detect(path):
                 accepted = fam.load_options if fam.open_options is None else fam.open_options
-                check_options(
-                    f"{fam.name} {'folder' if path.is_dir() else 'file'}", accepted, options
-                )
+                check_options(fam.opens or f"{fam.name} model", accepted, options)
                 return fam.open(path, **options)
     if path.is_dir():
         raise ModelError(

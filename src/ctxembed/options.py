@@ -76,7 +76,9 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
                 show_defaults(sub)
         elif (
             action.option_strings
-            and action.default not in (None, False, argparse.SUPPRESS)
+            and action.default is not None
+            and action.default is not False
+            and action.default != argparse.SUPPRESS
             and "%(default)" not in (action.help or "")
         ):
             action.help = (

@@ -583,6 +583,8 @@ def train_command(args: argparse.Namespace) -> int:
     from ..families import load
     from .static import StaticEmbedder
 
+    if args.valid or args.test:  # BLEU after each epoch and at the end
+        require("eval", "sacrebleu")
     ckpt = options.check_out(args)
     model_cfg = options.model_config(
         args.config, CONFIGS, CoveConfig.from_dict, "CoVe", CoveConfig()

@@ -753,6 +753,7 @@ FAMILY = Family(
     load_options=("window",),
     detect=lambda path: published_files(path) is not None,
     open=open_published,
+    detect_order=1,  # after a Hugging Face folder, as before
     exports={"elmo-hdf5": export_hdf5},
     embedder=ElmoEmbedder,
     trainer=Trainer(

@@ -230,7 +230,7 @@ def train_glove(
     history = train(
         p, None, epoch_batches, step, loop, ckpt, resume, None, progress, "glove", data=data
     )
-    n_b = len(epoch_batches(0))
+    n_b = -(-nnz // cfg.batch_size)  # batches per epoch
     losses = [sum(history.losses[k : k + n_b]) / nnz for k in range(0, len(history.losses), n_b)]
     stats = {
         "tokens": n_tokens,

@@ -304,6 +304,8 @@ FAMILY = Family(
     detect=Path.is_file,
     open=StaticEmbedder.from_file,
     open_options=("format", "family", *STATIC_OPTIONS),
+    opens="vectors file",
+    detect_order=2,  # any file: tried last
     exports={fmt: export(fmt) for fmt in FORMATS},
 )
 

@@ -124,6 +124,11 @@ def train(
                 f"{checkpoint}: made for other data or another seed; remove it or fix the options"
             )
         step, first_epoch, skip = meta["step"], meta["epoch"], meta["batch"]
+        if first_epoch > cfg.epochs:
+            raise InputError(
+                f"{checkpoint}: the checkpoint is at epoch {first_epoch}, past --epochs "
+                f"{cfg.epochs}: raise --epochs or remove it"
+            )
         history.losses = meta["losses"]
         if scheduler is not None:  # a schedule is a function of the step: replay it
             with warnings.catch_warnings():

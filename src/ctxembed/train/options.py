@@ -18,9 +18,7 @@ from ..options import count, fraction, overwrite, positive, positive_float  # no
 
 def corpus_args(t: argparse.ArgumentParser, valid: str, config: str) -> None:
     """--corpus, --valid (``valid`` says what is measured on it), --out, --config."""
-    t.add_argument(
-        "--corpus", required=True, help="UTF-8 text (or .gz), a sentence or paragraph per line"
-    )
+    t.add_argument("--corpus", required=True, help="training text, UTF-8 (or .gz)")
     t.add_argument("--valid", default=None, help=f"validation text: {valid}")
     t.add_argument("--out", required=True, help="folder to write the model to")
     t.add_argument("--config", default="small", help=config)
