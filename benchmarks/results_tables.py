@@ -298,16 +298,16 @@ TABLES = {
             ("+ Mirror sentence", "mirror-sentence-minilm"),
             ("+ Mirror word", "mirror-word-minilm"),
         ],
-        encoder_cols(old_threshold=True),
+        encoder_cols(old_threshold=False),
     ),
     "mirror-bert": Table(
-        "bert-use/results.json",
+        "bert-mirror/results.json",
         [
             ("our BERT (WikiText-2)", "wikitext2-bert"),
             ("+ Mirror sentence", "mirror-sentence-bert"),
             ("+ Mirror word", "mirror-word-bert"),
         ],
-        encoder_cols(old_threshold=True),
+        encoder_cols(old_threshold=False),
     ),
     "use": Table(
         "use/results.json",
