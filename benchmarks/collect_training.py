@@ -23,6 +23,7 @@ SUMMARY = re.compile(
     r"\((?P<rate>[\d,]+) tokens/s\), peak memory (?P<mib>[\d,]+) MiB(?P<valid>.*) -> (?P<out>\S+)$"
 )
 WALL = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)")
+BLEU = re.compile(r"^BLEU \S+ \((greedy|beam \d+), [^)]*\): ([\d.]+)", re.M)
 RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
 
 
@@ -59,6 +60,8 @@ def parse(log: Path) -> dict:
         rec["wall_minutes"] = round(wall / 60, 1)
     if r := RSS.search(text):
         rec["max_rss_gb"] = round(int(r[1]) / 1024**2, 1)
+    for how, value in BLEU.findall(text):  # CoVe's test BLEU after training
+        rec["test_bleu_" + ("greedy" if how == "greedy" else how.replace(" ", ""))] = float(value)
     return rec
 
 

@@ -283,9 +283,9 @@ TABLES = {
         ],
         [
             wsd("CoarseWSD-20 F1"),
-            wic("WiC threshold (old)", THRESHOLD),
+            wic("WiC threshold", THRESHOLD),
             wic("WiC probe", PROBE),
-            Col("SimLex-999 (old)", "wordsim", "simlex999", "spearman"),
+            Col("SimLex-999", "wordsim", "simlex999", "spearman"),
             *STS,
             Col("LST GAP", "lexsub", "lst-test", "gap"),
             Col("CoInCo GAP", "lexsub", "coinco-test", "gap"),
