@@ -179,11 +179,9 @@ MAIN_ROWS = [
 ]
 
 
-def encoder_cols(old_threshold: bool) -> list[Col]:
-    """Sentence similarity, SimLex-999 and WiC: the columns of the encoder tables. Runs from
-    before the WiC tie fix mark their threshold column "(old)"."""
-    threshold = "WiC threshold (old)" if old_threshold else "WiC threshold"
-    return [*STS, WORDSIM[0], wic(threshold, THRESHOLD), wic("WiC probe", PROBE)]
+def encoder_cols() -> list[Col]:
+    """STS-B dev, SICK-R, SimLex-999 and both WiC protocols: the encoders' tables."""
+    return [*STS, WORDSIM[0], wic("WiC threshold", THRESHOLD), wic("WiC probe", PROBE)]
 
 
 def layer_table(source: str, model: str, layers: list[str], wic_layers: bool = True) -> Table:
@@ -298,7 +296,7 @@ TABLES = {
             ("+ Mirror sentence", "mirror-sentence-minilm"),
             ("+ Mirror word", "mirror-word-minilm"),
         ],
-        encoder_cols(old_threshold=False),
+        encoder_cols(),
     ),
     "mirror-bert": Table(
         "bert-mirror/results.json",
@@ -307,7 +305,7 @@ TABLES = {
             ("+ Mirror sentence", "mirror-sentence-bert"),
             ("+ Mirror word", "mirror-word-bert"),
         ],
-        encoder_cols(old_threshold=False),
+        encoder_cols(),
     ),
     "use": Table(
         "use/results.json",
@@ -316,7 +314,7 @@ TABLES = {
             ("glove-6b-50d (mean of word vectors)", "glove-6b-50d"),
             ("minilm-l6", "minilm-l6", MAIN),
         ],
-        encoder_cols(old_threshold=False),
+        encoder_cols(),
     ),
     "layers-elmo": layer_table(CONTROLLED, ELMO, ["0", "1", "2", "mean"]),
     "layers-elmo-transformer": layer_table(CONTROLLED, ELMO_T, ["0", "1", "2", "3", "4", "mean"]),

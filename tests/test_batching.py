@@ -13,12 +13,10 @@ def test_batches_cover_every_piece_once_longest_first():
     assert [i for i, *_ in flat][2:4] == [2, 3]  # equal lengths keep input order
 
 
-def test_token_budget_splits_long_texts_apart():
-    lengths = [100, 90, 10, 10, 10, 10]
-    got = [[i for i, *_ in b] for b in batches(lengths, None, 8, max_tokens=120)]
-    assert got[0] == [0] and got[1] == [1]  # 2 x 100 padded would pass the budget
-    assert got[2] == [2, 3, 4, 5]
-    windows = list(batches([25], 10, 4))  # one long text: its windows, batched
-    assert sum(len(b) for b in windows) > 1 and all(
-        e - s <= 10 for b in windows for _, s, e, _, _ in b
-    )
+def test_long_texts_come_as_windows_in_batches():
+    windows = list(batches([25, 3], 10, 2))
+    pieces = [p for b in windows for p in b]
+    assert all(len(b) <= 2 for b in windows) and all(e - s <= 10 for _, s, e, _, _ in pieces)
+    owned = sorted((s, e) for i, _, _, s, e in pieces if i == 0)
+    assert owned[0][0] == 0 and owned[-1][1] == 25  # the owned spans cover the text once
+    assert all(a[1] == b[0] for a, b in zip(owned, owned[1:], strict=False))

@@ -362,8 +362,11 @@ def test_embed_refuses_to_overwrite(capsys, tmp_path):
 
 def test_embed_long_text_shows_windows_done(capsys, tmp_path):
     src = tmp_path / "in.txt"
-    words = [w for t in wiki_lines(100) for w in t][:1_500]  # over cli.LONG_TEXT characters
-    src.write_text(" ".join(words) + "\n", encoding="utf-8")
+    from ctxembed.embedfile import LONG_TEXT
+
+    text = " ".join(w for t in wiki_lines(100) for w in t)[: 2 * LONG_TEXT]
+    assert len(text) > LONG_TEXT  # goes alone, with the model's own progress bar
+    src.write_text(text + "\n", encoding="utf-8")
     code, _, err = run(capsys, "embed", "--model", "minilm-l6", str(src), str(tmp_path / "o.npz"))
     assert code == 0 and "window" in err
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -181,9 +183,7 @@ def test_word2vec_still_trains_when_some_words_pass_min_count():
 
 
 # -- mistakes a new user made with the CLI ----------------------------------------------------
-def test_a_layer_named_twice_counts_twice(glove6b, minilm):
-    (a,) = glove6b.embed_words(["the bank"], layers=[0, 0])
-    assert_same(a.vectors, glove6b.embed_words(["the bank"])[0].vectors)
+def test_a_layer_named_twice_counts_twice(minilm):
     (b,) = minilm.embed_words(["the bank"], layers=[-1, 6, 2])
     (c,) = minilm.embed_words(["the bank"], layers=[6, 2], return_layers=True)
     assert_same(b.vectors, (2 * c.layers[0] + c.layers[1]) / 3)
@@ -252,7 +252,8 @@ def test_resume_from_another_model_is_one_line(tmp_path):
     from ctxembed.train.loop import load_checkpoint, save_checkpoint
 
     small = torch.nn.Linear(2, 2)
-    save_checkpoint(tmp_path / "ck", small, torch.optim.Adam(small.parameters()), {"step": 1})
+    meta = {"step": 1, "epoch": 0, "batch": 1, "n_batches": 2, "seed": 0, "losses": [0.5]}
+    save_checkpoint(tmp_path / "ck", small, torch.optim.Adam(small.parameters()), meta)
     big = torch.nn.Linear(3, 3)
     with pytest.raises(InputError, match="another model") as e:
         load_checkpoint(tmp_path / "ck", big, torch.optim.Adam(big.parameters()))
@@ -293,3 +294,120 @@ def test_embedding_needs_no_extra(tmp_path):
         [sys.executable, "-c", code, str(vectors)], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_a_checkpoint_with_a_damaged_record_is_named(tmp_path):
+    import torch
+
+    from ctxembed.io import CHECKPOINT
+    from ctxembed.train.loop import load_checkpoint, save_checkpoint
+
+    lin = torch.nn.Linear(2, 2)
+    save_checkpoint(tmp_path / "ck", lin, None, {"step": 1})
+    with pytest.raises(InputError, match="lacks epoch"):
+        load_checkpoint(tmp_path / "ck", lin, None)
+    (tmp_path / "ck" / CHECKPOINT).write_text("[1, 2]")
+    with pytest.raises(InputError, match="cannot resume"):
+        load_checkpoint(tmp_path / "ck", lin, None)
+
+
+def test_resume_with_another_learning_rate_is_refused(tmp_path, wiki_text_file, capsys):
+    out = tmp_path / "e"
+    args = ["train", "context2vec", "--corpus", str(wiki_text_file), "--out", str(out), "--quiet"]
+    small = ["--epochs", "2", "--max-steps", "2", "--checkpoint-every", "1"]
+    (tmp_path / "c.json").write_text(json.dumps({"embed_dim": 8, "hidden_dim": 8, "out_dim": 8}))
+    args += ["--config", str(tmp_path / "c.json")]
+    assert main([*args, *small]) == 0  # leaves no checkpoint: the run finished
+    ck = Path(f"{out}.checkpoint")
+    from ctxembed.models.context2vec import (
+        Context2VecConfig,
+        Context2VecTrainConfig,
+        train_context2vec,
+    )
+    from ctxembed.train.corpus import Corpus
+
+    cfg = Context2VecTrainConfig(epochs=2, max_steps=1)
+    model_cfg = Context2VecConfig(embed_dim=8, hidden_dim=8, out_dim=8)
+    train_context2vec(Corpus(wiki_text_file), model_cfg, cfg, checkpoint=ck, progress=False)
+    code = main([*args, "--epochs", "2", "--lr", "0.5", "--resume", "--overwrite"])
+    assert code == 1 and "another seed" in capsys.readouterr().err  # made for other settings
+
+
+def test_config_values_only_the_layers_check_are_named_before_training(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the bank of the river\n" * 5)
+    (tmp_path / "e.json").write_text(json.dumps({"dropout": 1.5}))
+    code = main(
+        [
+            "train",
+            "elmo",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(tmp_path / "m"),
+            "--config",
+            str(tmp_path / "e.json"),
+        ]
+    )
+    assert code == 1 and "dropout" in capsys.readouterr().err
+    code = main(
+        [
+            "train",
+            "use",
+            "--variant",
+            "transformer",
+            "--dim",
+            "30",
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(tmp_path / "u"),
+        ]
+    )
+    assert code == 1 and "not a multiple of the 4 attention heads" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "u").exists()
+
+
+def test_elmo_window_must_be_a_whole_number(tmp_path):
+    from ctxembed.models.elmo import BiLM, ElmoConfig, ElmoEmbedder
+
+    model = BiLM(ElmoConfig(filters=[(1, 4)], n_highway=1, cell_dim=8, proj_dim=4, n_layers=1))
+    for bad in ("64", 2.5, 0, True):
+        with pytest.raises(InputError, match="whole number"):
+            ElmoEmbedder(model, window=bad)
+
+
+def test_an_unusable_temporary_folder_is_named(monkeypatch, tmp_path):
+    import tempfile
+
+    from ctxembed.train.corpus import Encoded
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "file" / "tmp"))  # as TMPDIR would
+    with pytest.raises(InputError, match="TMPDIR"):
+        Encoded([[1, 2, 3]])
+
+
+def test_an_output_named_with_a_tilde_is_checked_where_it_lands(monkeypatch, tmp_path):
+    from ctxembed.io import check_out_file
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="--overwrite"):
+        check_out_file(Path("~/keep.txt"), overwrite=False)
+
+
+def test_embed_does_not_write_into_the_model_folder(tmp_path, tiny_word2vec, capsys):
+    tiny_word2vec.save(tmp_path / "m")
+    (tmp_path / "in.txt").write_text("the bank\n")
+    code = main(
+        [
+            "embed",
+            "--model",
+            str(tmp_path / "m"),
+            str(tmp_path / "in.txt"),
+            str(tmp_path / "m" / "x.npz"),
+        ]
+    )
+    assert code == 1 and "inside" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "x.npz").exists()

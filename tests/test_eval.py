@@ -7,6 +7,7 @@ from scipy import stats
 
 from ctxembed import InputError
 from ctxembed.cli import main
+from ctxembed.datasets import sts_pairs
 from ctxembed.eval import analogy, classify, coarsewsd, sts, wic, wordsim
 from ctxembed.eval.bench import parse_tasks, run_bench
 from ctxembed.eval.common import Cache, Context, TaskNotApplicable
@@ -138,10 +139,10 @@ def test_wic_static_vectors_cannot_tell_senses(glove6b):
 def test_sts_and_classification_on_real_items(glove6b):
     res = sts.run(ctx_for(glove6b, limit=50))
     assert [r.dataset for r in res] == ["stsb-train", "stsb-dev", "sick-r"]
-    assert sts.load("sick-r")[0][2] == 3.3  # the header is skipped
+    assert sts_pairs("sick-r")[0][2] == 3.3  # the header is skipped
     # each correlation is scipy's on the same 50 pairs, from sentence vectors embedded here
     for r in res:
-        pairs = sts.load(r.dataset)[:50]
+        pairs = sts_pairs(r.dataset)[:50]
         a, b = (glove6b.embed_sentences([p[k] for p in pairs]) for k in (0, 1))
         norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
         rho = stats.spearmanr((a * b).sum(1) / norms, [p[2] for p in pairs]).statistic

@@ -141,8 +141,10 @@ def test_context2vec_validation_mrr_averages_over_ranked_slots():
     lines, valid = wiki_lines(60), wiki_lines(12, split="valid")
     cfg = Context2VecTrainConfig(epochs=1, min_count=3, batch_size=16)
     small = Context2VecConfig(embed_dim=16, hidden_dim=16, out_dim=16)
-    emb, hist = train_context2vec(lines, small, cfg, valid=valid, progress=False)
-    torch.set_num_threads(threads)
+    try:
+        emb, hist = train_context2vec(lines, small, cfg, valid=valid, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     # the slots of the validation text, ranked one by one on the final model
     vs = list(sentences(valid, cfg.max_len))
     order = sorted(range(len(vs)), key=lambda i: len(vs[i]))

@@ -23,6 +23,7 @@ from ctxembed.cli import main
 from ctxembed.embedder import Embedder, Family, Trainer, read_manifest, write_manifest
 from ctxembed.families import families, register, unregister
 from ctxembed.io import atomic_dir
+from ctxembed.options import overwrite, positive
 from ctxembed.train import options
 from ctxembed.train.corpus import Corpus
 
@@ -86,8 +87,8 @@ def train_toy(corpus, dim: int = 16, window: int = 2) -> ToyEmbedder:
 def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--corpus", required=True)
     t.add_argument("--out", required=True)
-    t.add_argument("--dim", type=options.positive, default=16, help="vector size")
-    options.overwrite(t)
+    t.add_argument("--dim", type=positive, default=16, help="vector size")
+    overwrite(t)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ import torch
 from ctxembed import InputError
 from ctxembed.cli import main
 from ctxembed.models.use import (
+    NeighbourPairs,
     SentenceEncoder,
     UseConfig,
     UseEmbedder,
@@ -13,7 +14,6 @@ from ctxembed.models.use import (
     init_word_table,
     neighbour_batches,
     neighbour_loss,
-    neighbour_pairs,
     sick_nli,
     stsb_train,
     train_use,
@@ -68,8 +68,12 @@ def test_layers_per_variant(trained):
     assert wv.layers.shape == (emb.n_layers, 5, 48)
 
 
+def pairs_of(lines: list[list[str]]) -> NeighbourPairs:
+    return NeighbourPairs(lines, 64, {w for line in lines for w in line})
+
+
 def test_training_data_is_real():
-    pairs = neighbour_pairs(wiki_lines(50), 64)
+    pairs = pairs_of(wiki_lines(50))
     assert len(pairs) > 50 and all(a[-1] in ".!?" for a, _ in pairs[:20])
     nli = sick_nli()
     assert len(nli) == 4500 and {y for *_, y in nli} == {0, 1, 2}
@@ -101,7 +105,7 @@ def own_text_negatives(batch) -> int:
 
 
 def test_neighbour_batches_are_shuffled():
-    pairs = neighbour_pairs(wiki_lines(120), 64)
+    pairs = pairs_of(wiki_lines(120))
     in_order = [pairs[b : b + 32] for b in range(0, len(pairs), 32)]
     shuffled = [[pairs[i] for i in ids] for ids in neighbour_batches(len(pairs), 32, seed=0)]
     # corpus order: (s1, s2), (s2, s3) in one batch, so most rows meet their own sentence

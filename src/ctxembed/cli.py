@@ -68,7 +68,11 @@ def commands() -> list[tuple[str, object]]:
     return [("embed", embedfile), ("compare", compare), ("bench", bench)]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, the families (which import torch and every model
+    module) are read only when the command is ``train`` or ``export``, so that ``--help``,
+    ``models`` or a usage error answer at once."""
+    families_needed = argv is None or bool({"train", "export"} & set(argv))
     p = argparse.ArgumentParser(
         prog="ctxembed", description="Static and contextual word embeddings: embed, compare, train."
     )
@@ -100,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument(
         "--format",
-        choices=sorted(export_formats()),
+        choices=sorted(export_formats()) if families_needed else None,
         default="word2vec-text",
     )
     overwrite(s, "an existing OUTPUT (a file, or an elmo-hdf5 folder)")
@@ -109,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model from scratch on a corpus")
     fam = s.add_subparsers(dest="family", required=True, metavar="FAMILY")
-    for name, family in families().items():
+    for name, family in (families() if families_needed else {}).items():
         if family.trainer is not None:
             t = fam.add_parser(
                 name,
@@ -140,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()  # signals need it
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
-        args = build_parser().parse_args(argv)  # inside: an OptionError exits 1
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(argv).parse_args(argv)  # inside: an OptionError exits 1
         return args.func(args)
     except CtxembedError as e:
         print(f"ctxembed: error: {e}", file=sys.stderr)

@@ -301,5 +301,14 @@ def invalid_folder(path: Path, what: str) -> Iterator[None]:
 
     try:
         yield
-    except (TypeError, KeyError, RuntimeError, OSError, SafetensorError) as e:
+    # ValueError / AssertionError: torch refusing the folder's config (a dropout of 5, ...)
+    except (
+        TypeError,
+        KeyError,
+        ValueError,
+        AssertionError,
+        RuntimeError,
+        OSError,
+        SafetensorError,
+    ) as e:
         raise ModelError(f"{path}: not a valid {what} folder ({e})") from None

@@ -93,6 +93,8 @@ class TextFile:
         return n_texts, n_words
 
     def _parse(self, n: int, line: str) -> str | list[str]:
+        if not line.strip():  # only with --keep-blank
+            raise InputError(f"{self.name}, line {n}: a blank line (drop --keep-blank to skip it)")
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
@@ -106,7 +108,8 @@ class TextFile:
 
 def chunks(texts: TextFile) -> Iterator[tuple[list[int], list[str | list[str]], bool]]:
     """``(line numbers, texts, is one long text)`` in groups that bound memory. Sizes are
-    counted in characters, which costs nothing, not in words, which would tokenize again."""
+    counted in characters, which costs nothing; the model tokenizes each text once more
+    when it embeds it (the first pass, ``TextFile.count``, tokenized it to size the output)."""
     lines: list[int] = []
     group: list[str | list[str]] = []
     chars = 0
@@ -144,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{src} is a folder: give a text or JSONL file")
     if out.suffix not in (".npz", ".jsonl"):
         raise InputError(f"{out}: the output must end in .npz or .jsonl")
-    check_out_file(out, args.overwrite, [src])
+    check_out_file(out, args.overwrite, [src, Path(args.model)])  # not into a model folder
     texts = TextFile(src, args.keep_blank)
     if not src.exists() or src.is_file():
         return embed_file(args, texts, out)

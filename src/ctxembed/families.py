@@ -55,11 +55,6 @@ def families() -> dict[str, Family]:
     return {**_builtin(), **_REGISTERED}
 
 
-def family_of(name: str) -> Family | None:
-    """The family whose name or alias is ``name`` (a manifest's "family")."""
-    return families().get(name)
-
-
 def check_options(what: str, accepted: tuple[str, ...], options: dict[str, Any]) -> None:
     """Name keywords that ``load`` would not use, with those it would."""
     unknown = sorted(set(options) - set(accepted))
@@ -85,14 +80,14 @@ def load(name_or_path: str | os.PathLike, **options: Any) -> Embedder:
     name = os.fspath(name_or_path)
     if name in assets.ASSETS:
         asset = assets.ASSETS[name]
-        fam = family_of(asset.family)
+        fam = families().get(asset.family)
         if fam is not None:
             check_options(f"{fam.name} model", fam.load_options, options)
         return asset.load(**options)
     path = Path(name).expanduser()
     if path.is_dir() and (path / MANIFEST).exists():
         kind = read_manifest(path)["family"]
-        fam = family_of(kind)
+        fam = families().get(kind)
         if fam is None or fam.embedder is None:
             raise ModelError(f"{path}: family {kind!r} is not known to this ctxembed version")
         check_options(f"{fam.name} model", fam.load_options, options)

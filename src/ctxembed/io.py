@@ -340,6 +340,7 @@ class NpzWriter:
 def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> None:
     """An output file may replace an existing file only with --overwrite, never an input
     (nor a file inside an input folder, such as a model's own ctxembed.json)."""
+    out = Path(out).expanduser()  # as atomic_file writes it: "~/x" is checked where it lands
     if out.is_dir():
         raise InputError(f"{out} is a folder: name a file to write")
     inside(out, inputs)

@@ -15,7 +15,6 @@ from ..datasets import STS_SETS, sts_pairs
 from .common import DATA, Context, Result, checksum, unit
 
 SETS = {name: (DATA / path, split) for name, (path, split) in STS_SETS.items()}
-load = sts_pairs  # (sentence1, sentence2, gold score) per pair
 
 
 def evaluate(a: np.ndarray, b: np.ndarray, gold: list[float]) -> dict[str, float]:
@@ -29,7 +28,7 @@ def evaluate(a: np.ndarray, b: np.ndarray, gold: list[float]) -> dict[str, float
 def run(ctx: Context) -> list[Result]:
     out = []
     for name, (path, split) in SETS.items():
-        pairs = ctx.take(load(name))
+        pairs = ctx.take(sts_pairs(name))
         texts = [s for p in pairs for s in p[:2]]
         vecs = ctx.sentence_vectors(texts, name)
         out.append(

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from ..embedder import Family, Trainer
 from ..errors import InputError
 from ..io import atomic_dir
+from ..options import positive, positive_float
 from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import LoopConfig, train
@@ -157,18 +158,12 @@ class MlmData:
 
     def batches(self, batch_size: int) -> Batches:
         def make(group: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            rows = [torch.from_numpy(self.rows[i].astype(np.int64)) for i in group]
-            T = max(len(r) for r in rows) + 2
-            ids = torch.full((len(rows), T), self.pad, dtype=torch.long)
-            wids = torch.full((len(rows), T), -1, dtype=torch.long)
-            for r, row in enumerate(rows):
-                ids[r, 0], ids[r, 1 : len(row) + 1], ids[r, len(row) + 1] = (
-                    self.cls,
-                    row[:, 0],
-                    self.sep,
-                )
-                wids[r, 1 : len(row) + 1] = row[:, 1]
-            return ids, wids
+            body, lengths = self.rows.padded(group, (self.pad, -1))
+            # [CLS] body [SEP], then padding; word numbers -1 outside the body
+            ids = np.pad(body[..., 0], ((0, 0), (1, 1)), constant_values=self.pad)
+            ids[:, 0], ids[np.arange(len(group)), lengths + 1] = self.cls, self.sep
+            wids = np.pad(body[..., 1], ((0, 0), (1, 1)), constant_values=-1)
+            return torch.from_numpy(ids), torch.from_numpy(wids)
 
         return Batches(self.rows.lengths, batch_size, make)
 
@@ -282,11 +277,11 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     options.corpus_args(
         t, "MLM loss and perplexity", "small, base, or a JSON file of BertConfig fields"
     )
-    t.add_argument("--vocab-size", type=options.positive, default=16000)
-    t.add_argument("--epochs", type=options.positive, default=1)
-    t.add_argument("--batch-size", type=options.positive, default=32)
-    t.add_argument("--max-len", type=options.positive, default=128)
-    t.add_argument("--lr", type=options.positive_float, default=5e-4)
+    t.add_argument("--vocab-size", type=positive, default=16000)
+    t.add_argument("--epochs", type=positive, default=1)
+    t.add_argument("--batch-size", type=positive, default=32)
+    t.add_argument("--max-len", type=positive, default=128)
+    t.add_argument("--lr", type=positive_float, default=5e-4)
     t.add_argument("--whole-word", action="store_true", help="mask whole words")
     t.add_argument("--cased", action="store_true")
     options.loop_args(t)
@@ -296,10 +291,15 @@ def train_command(args: argparse.Namespace) -> int:
     from ..train.corpus import Corpus
 
     ckpt = options.check_out(args)
-    from transformers import BertConfig
+    from transformers import BertConfig, BertForMaskedLM
 
     model_cfg = options.model_config(
-        args.config, CONFIGS, bert_fields, "BERT", BertConfig().to_dict()
+        args.config,
+        CONFIGS,
+        bert_fields,
+        "BERT",
+        BertConfig().to_dict(),
+        build=lambda c: BertForMaskedLM(BertConfig(vocab_size=8, **c)),
     )
     cfg = options.from_args(BertTrainConfig, args, lowercase=not args.cased)
     corpus = Corpus(args.corpus)

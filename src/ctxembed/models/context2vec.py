@@ -45,6 +45,7 @@ from ..embedder import (
 )
 from ..errors import InputError, ModelError, OutOfVocabularyError
 from ..io import atomic_dir
+from ..options import positive, positive_float
 from ..text.windows import batches
 from ..train import options
 from ..train.corpus import Batches, Corpus, Encoded, as_corpus, sentences
@@ -329,11 +330,8 @@ def train_context2vec(
         rows = Encoded([bos, *(embedder._id(w) for w in s), eos] for s in sents())
 
         def make(group: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            lengths = torch.from_numpy(rows.lengths[group])
-            ids = torch.zeros(len(group), int(lengths.max()), dtype=torch.long)
-            for r, i in enumerate(group):
-                ids[r, : lengths[r]] = torch.from_numpy(rows[i][:, 0].astype(np.int64))
-            return ids, lengths
+            ids, lengths = rows.padded(group, 0)  # 0: <pad>
+            return torch.from_numpy(ids[..., 0]), torch.from_numpy(lengths)
 
         return Batches(rows.lengths, cfg.batch_size, make)
 
@@ -385,11 +383,11 @@ def train_context2vec(
 # -- command line: `ctxembed train context2vec` -----------------------------------------------------
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
     options.corpus_args(t, "loss and gold-word MRR", "small, paper, or a JSON config file")
-    t.add_argument("--epochs", type=options.positive, default=3)
-    t.add_argument("--batch-size", type=options.positive, default=100)
-    t.add_argument("--min-count", type=options.positive, default=3)
-    t.add_argument("--negative", type=options.positive, default=10)
-    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--epochs", type=positive, default=3)
+    t.add_argument("--batch-size", type=positive, default=100)
+    t.add_argument("--min-count", type=positive, default=3)
+    t.add_argument("--negative", type=positive, default=10)
+    t.add_argument("--lr", type=positive_float, default=1e-3)
     t.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
     options.loop_args(t)
 
@@ -401,7 +399,12 @@ def train_command(args: argparse.Namespace) -> int:
 
     ckpt = options.check_out(args)
     model_cfg = options.model_config(
-        args.config, CONFIGS, Context2VecConfig.from_dict, "context2vec", Context2VecConfig()
+        args.config,
+        CONFIGS,
+        Context2VecConfig.from_dict,
+        "context2vec",
+        Context2VecConfig(),
+        build=lambda c: Context2Vec(replace(c, vocab_size=8)),
     )
     model_cfg = replace(model_cfg, lowercase=not args.cased)
     cfg = options.from_args(Context2VecTrainConfig, args, n_negative=args.negative)

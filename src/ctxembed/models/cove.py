@@ -54,6 +54,7 @@ from ..embedder import (
 )
 from ..errors import InputError, ModelError, require
 from ..io import atomic_dir
+from ..options import fraction, positive, positive_float
 from ..text.windows import batches
 from ..text.words import split_words
 from ..train import options
@@ -558,12 +559,12 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--out", required=True)
     t.add_argument("--glove", default="glove-6b-50d", help="input word vectors (kept fixed)")
     t.add_argument("--config", default="small", help="small, paper, or a JSON config file")
-    t.add_argument("--epochs", type=options.positive, default=8)
-    t.add_argument("--batch-size", type=options.positive, default=64)
-    t.add_argument("--min-count", type=options.positive, default=2)
-    t.add_argument("--lr", type=options.positive_float, default=1e-3)
-    t.add_argument("--label-smoothing", type=options.fraction, default=0.0)
-    t.add_argument("--beam", type=options.positive, default=5)
+    t.add_argument("--epochs", type=positive, default=8)
+    t.add_argument("--batch-size", type=positive, default=64)
+    t.add_argument("--min-count", type=positive, default=2)
+    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--label-smoothing", type=fraction, default=0.0)
+    t.add_argument("--beam", type=positive, default=5)
     options.loop_args(t)
 
 

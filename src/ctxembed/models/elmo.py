@@ -48,6 +48,7 @@ from ..embedder import (
 )
 from ..errors import InputError, require
 from ..io import atomic_dir
+from ..options import count, positive, positive_float
 from ..text.windows import batches
 from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
@@ -300,8 +301,8 @@ class ElmoEmbedder(Embedder):
     family = "elmo"
 
     def __init__(self, model: BiLM, vocab: list[str] | None = None, window: int = WINDOW):
-        if window < 1:
-            raise InputError(f"window={window}: give a positive number of words")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise InputError(f"window={window!r}: give a positive whole number of words")
         self.model = model.eval()
         self.cfg = model.cfg
         self.vocab = list(vocab or [])
@@ -397,11 +398,7 @@ class LmData:
         """``[B, T+2]`` type ids with <S>/</S>, -1 as padding; neighbours have similar lengths."""
 
         def make(group: np.ndarray) -> torch.Tensor:
-            rows = [self.rows[i][:, 0] for i in group]
-            ids = torch.full((len(rows), max(map(len, rows))), -1, dtype=torch.long)
-            for r, row in enumerate(rows):
-                ids[r, : len(row)] = torch.from_numpy(row.astype(np.int64))
-            return ids
+            return torch.from_numpy(self.rows.padded(group, -1)[0][..., 0])
 
         return Batches(self.rows.lengths, batch_size, make)
 
@@ -686,21 +683,17 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     options.corpus_args(
         t, "perplexity after each epoch", "small, base, or a JSON file of ElmoConfig fields"
     )
-    t.add_argument("--epochs", type=options.positive, default=1)
-    t.add_argument("--batch-size", type=options.positive, default=64)
-    t.add_argument(
-        "--max-len", type=options.positive, default=20, help="words per training sequence"
-    )
-    t.add_argument(
-        "--min-count", type=options.positive, default=3, help="softmax vocabulary threshold"
-    )
+    t.add_argument("--epochs", type=positive, default=1)
+    t.add_argument("--batch-size", type=positive, default=64)
+    t.add_argument("--max-len", type=positive, default=20, help="words per training sequence")
+    t.add_argument("--min-count", type=positive, default=3, help="softmax vocabulary threshold")
     t.add_argument(
         "--samples",
-        type=options.count,
+        type=count,
         default=1024,
         help="sampled-softmax negatives (0 = full softmax)",
     )
-    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--lr", type=positive_float, default=1e-3)
     t.add_argument("--lowercase", action="store_true")
     options.loop_args(t)
 
@@ -710,7 +703,12 @@ def train_command(args: argparse.Namespace) -> int:
 
     ckpt = options.check_out(args)
     model_cfg = options.model_config(
-        args.config, CONFIGS, ElmoConfig.from_dict, "ELMo", ElmoConfig()
+        args.config,
+        CONFIGS,
+        ElmoConfig.from_dict,
+        "ELMo",
+        ElmoConfig(),
+        build=lambda c: BiLM(ElmoConfig.from_dict({**c.to_dict(), "vocab_size": 8})),
     )
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     valid = Corpus(args.valid, lowercase=args.lowercase, what="--valid") if args.valid else None

@@ -30,9 +30,10 @@ import torch
 
 from ..embedder import Family, Trainer
 from ..errors import InputError
+from ..options import positive, positive_float
 from ..train import options
 from ..train.corpus import Corpus, as_corpus
-from ..train.loop import LoopConfig, train
+from ..train.loop import LoopConfig, resume_key, train
 from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
 
 
@@ -187,6 +188,22 @@ def glove_step(
     return 0.5 * float((fdiff * diff).sum())
 
 
+class PairBatches:
+    """An epoch's batches of co-occurrence pairs: a permutation fixed by (seed, epoch), so a
+    resumed run meets the pairs in the order an uninterrupted one would."""
+
+    def __init__(self, n_pairs: int, batch_size: int, seed: int):
+        self.n_pairs, self.batch_size, self.seed = n_pairs, batch_size, seed
+
+    def __len__(self) -> int:
+        return -(-self.n_pairs // self.batch_size)
+
+    def __call__(self, epoch: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        perm = torch.randperm(self.n_pairs, generator=g)
+        return [perm[b : b + self.batch_size] for b in range(0, self.n_pairs, self.batch_size)]
+
+
 def train_glove(
     corpus: Corpus | str | Path | Iterable[list[str]],
     config: GloVeConfig | None = None,
@@ -212,11 +229,7 @@ def train_glove(
     p = _Params(len(vocab), cfg.dim, cfg.seed)
     nnz = len(vals)
 
-    def epoch_batches(epoch: int) -> list[torch.Tensor]:
-        # the order of an epoch depends on (seed, epoch) only, so a resumed run matches
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        perm = torch.randperm(nnz, generator=g)
-        return [perm[b : b + cfg.batch_size] for b in range(0, nnz, cfg.batch_size)]
+    epoch_batches = PairBatches(nnz, cfg.batch_size, cfg.seed)
 
     def step(idx: torch.Tensor) -> tuple[torch.Tensor, int, None]:
         i, j = rows_t[idx], cols_t[idx]
@@ -224,13 +237,13 @@ def train_glove(
         return torch.tensor(cost, dtype=torch.float64), len(idx), None  # summed cost, no likelihood
 
     # epochs may grow on resume: a run resumed with more epochs equals a longer uninterrupted one
-    data = {**{k: v for k, v in asdict(cfg).items() if k != "epochs"}, "vocab": len(vocab)}
+    data = {**resume_key(cfg), "vocab": len(vocab)}
     loop = LoopConfig(epochs=cfg.epochs, clip=None, seed=cfg.seed, checkpoint_every=0)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     history = train(
         p, None, epoch_batches, step, loop, ckpt, resume, None, progress, "glove", data=data
     )
-    n_b = -(-nnz // cfg.batch_size)  # batches per epoch
+    n_b = len(epoch_batches)
     losses = [sum(history.losses[k : k + n_b]) / nnz for k in range(0, len(history.losses), n_b)]
     stats = {
         "tokens": n_tokens,
@@ -249,16 +262,14 @@ def train_glove(
 # -- command line: `ctxembed train glove` ------------------------------------------------------
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
     add_static_arguments(t, dim=50, window=10, epochs=25)
-    t.add_argument("--x-max", type=options.positive_float, default=100.0)
-    t.add_argument("--alpha", type=options.positive_float, default=0.75)
-    t.add_argument("--lr", type=options.positive_float, default=0.05)
-    t.add_argument("--batch-size", type=options.positive, default=16384)
+    t.add_argument("--x-max", type=positive_float, default=100.0)
+    t.add_argument("--alpha", type=positive_float, default=0.75)
+    t.add_argument("--lr", type=positive_float, default=0.05)
+    t.add_argument("--batch-size", type=positive, default=16384)
     t.add_argument("--resume", action="store_true", help="continue from OUT.checkpoint")
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from ..io import remove_own_dir
-
     ckpt = options.check_out(args)
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     start = time.perf_counter()
@@ -266,10 +277,7 @@ def train_command(args: argparse.Namespace) -> int:
     model = train_glove(
         corpus, cfg, progress=not args.quiet, checkpoint_dir=ckpt, resume=args.resume
     )
-    finish_static(args, model, cfg.epochs, start)
-    if ckpt is not None:
-        remove_own_dir(ckpt)
-    return 0
+    return finish_static(args, model, cfg.epochs, start, ckpt)
 
 
 FAMILY = Family(

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 
 from ..embedder import Family, Trainer
 from ..errors import InputError
+from ..options import count, positive, positive_float
 from ..train import options
 from ..train.corpus import sentences
 from ..train.loop import History, LoopConfig, train
@@ -184,12 +185,12 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--corpus", required=True)
     t.add_argument("--mode", default="sentence", choices=("sentence", "word"))
     t.add_argument("--out", required=True)
-    t.add_argument("--items", type=options.positive, default=None, help="strings to train on")
-    t.add_argument("--batch-size", type=options.positive, default=None)
-    t.add_argument("--epochs", type=options.positive, default=None)
-    t.add_argument("--lr", type=options.positive_float, default=None)
-    t.add_argument("--temperature", type=options.positive_float, default=None)
-    t.add_argument("--span", type=options.count, default=None, help="characters masked in view 2")
+    t.add_argument("--items", type=positive, default=None, help="strings to train on")
+    t.add_argument("--batch-size", type=positive, default=None)
+    t.add_argument("--epochs", type=positive, default=None)
+    t.add_argument("--lr", type=positive_float, default=None)
+    t.add_argument("--temperature", type=positive_float, default=None)
+    t.add_argument("--span", type=count, default=None, help="characters masked in view 2")
     options.loop_args(t, checkpoint_every=None)
 
 
@@ -198,17 +199,8 @@ def train_command(args: argparse.Namespace) -> int:
     from ..train.corpus import Corpus
 
     options.check_out(args)
-    cfg = MirrorConfig.for_mode(
-        args.mode,
-        n_items=args.items,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        lr=args.lr,
-        temperature=args.temperature,
-        span=args.span,
-        seed=args.seed,
-        max_steps=args.max_steps,
-    )
+    given = {k: v for k, v in vars(args).items() if k in MirrorConfig.__dataclass_fields__}
+    cfg = MirrorConfig.for_mode(**given, n_items=args.items)  # None: the mode's default
     base = load(args.base)
     start = time.perf_counter()
     model, hist, items = train_mirror(base, Corpus(args.corpus), cfg, progress=not args.quiet)

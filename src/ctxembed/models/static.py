@@ -20,10 +20,18 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..embedder import Embedder, Family, write_manifest
+from ..embedder import (
+    Embedder,
+    Family,
+    invalid_folder,
+    read_manifest,
+    read_words,
+    write_manifest,
+    write_words,
+)
 from ..errors import InputError, ModelError, OutOfVocabularyError, require
 from ..io import atomic_dir, atomic_file, check_out_file, open_bytes
-from ..train import options
+from ..options import overwrite, positive
 
 WEIGHTS = "vectors.safetensors"
 VOCAB = "vocab.txt"
@@ -157,23 +165,19 @@ class StaticEmbedder(Embedder):
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
             save_file({"vectors": self.vectors}, str(tmp / WEIGHTS))
-            (tmp / VOCAB).write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
+            write_words(tmp / VOCAB, self.words)
             cfg = {"oov": self.oov, "lowercase_fallback": self.lowercase_fallback, **self.config}
             write_manifest(tmp, self.family, cfg)
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> StaticEmbedder:
-        from ..embedder import read_manifest
-
         manifest = read_manifest(path)
         for name in (WEIGHTS, VOCAB):
             if not (path / name).exists():
                 raise ModelError(f"{path} is missing {name}")
-        try:
+        with invalid_folder(path, "static vectors (vectors.safetensors, vocab.txt)"):
             vectors = load_file(str(path / WEIGHTS))["vectors"]
-        except Exception as e:  # safetensors raises its own error types
-            raise ModelError(f"{path / WEIGHTS} is not a valid safetensors file: {e}") from None
-        words = (path / VOCAB).read_text(encoding="utf-8").split("\n")[:-1]
+            words = read_words(path / VOCAB)
         config = dict(manifest.get("config", {}))
         kwargs = {k: config.pop(k) for k in ("oov", "lowercase_fallback") if k in config}
         kwargs.update(options)
@@ -257,23 +261,31 @@ def sniff_format(path: Path) -> str:
 def add_static_arguments(t: argparse.ArgumentParser, dim: int, window: int, epochs: int) -> None:
     t.add_argument("--corpus", required=True)
     t.add_argument("--out", required=True, help="folder to write the model to")
-    t.add_argument("--dim", type=options.positive, default=dim)
-    t.add_argument("--window", type=options.positive, default=window)
-    t.add_argument("--epochs", type=options.positive, default=epochs)
-    t.add_argument("--min-count", type=options.positive, default=5)
+    t.add_argument("--dim", type=positive, default=dim)
+    t.add_argument("--window", type=positive, default=window)
+    t.add_argument("--epochs", type=positive, default=epochs)
+    t.add_argument("--min-count", type=positive, default=5)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--lowercase", action="store_true", help="lowercase the corpus first")
     t.add_argument("--quiet", action="store_true")
-    options.overwrite(t)
+    overwrite(t)
 
 
 def finish_static(
-    args: argparse.Namespace, model: StaticEmbedder, epochs: int, start: float
+    args: argparse.Namespace,
+    model: StaticEmbedder,
+    epochs: int,
+    start: float,
+    ckpt: Path | None = None,
 ) -> int:
-    """Record the corpus, save, print the summary line."""
+    """Record the corpus, save, drop the checkpoint, print the summary line."""
+    from ..io import remove_own_dir
+
     model.config["training"]["corpus"] = os.fspath(args.corpus)
     model.config["training"]["lowercase"] = args.lowercase
     model.save(args.out, overwrite=args.overwrite)
+    if ckpt is not None:
+        remove_own_dir(ckpt)
     secs = time.perf_counter() - start
     tokens = model.config["stats"]["tokens"]
     print(

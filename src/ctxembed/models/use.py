@@ -62,6 +62,7 @@ from ..embedder import (
 )
 from ..errors import InputError
 from ..io import atomic_dir, read_lines
+from ..options import positive, positive_float
 from ..text.windows import batches
 from ..train import options
 from ..train.corpus import Encoded, as_corpus, sentences
@@ -89,6 +90,13 @@ class UseConfig:
     word_dropout: float = 0.3  # DAN, training only: each word and bigram dropped with this
     pooling: str = "sqrt"  # transformer: sum / sqrt(n) ("sqrt", the paper) or sum / n ("mean")
     window: int = 128  # transformer: words read at once (training sentences hold <= 64)
+
+    def __post_init__(self) -> None:
+        if self.variant == "transformer" and self.dim % self.n_heads:
+            raise InputError(
+                f"dim {self.dim} is not a multiple of the {self.n_heads} attention heads: "
+                "choose a dim that the heads divide (--dim 256)"
+            )
 
     @classmethod
     def from_dict(cls, d: dict) -> UseConfig:
@@ -303,12 +311,6 @@ class NeighbourPairs(Sequence):
         return [self.types[t] for t in self._sents[j][:, 0]]
 
 
-def neighbour_pairs(corpus: Iterable[list[str]], max_len: int) -> NeighbourPairs:
-    """Consecutive sentences of a line (paragraph): (sentence, next sentence)."""
-    corpus = as_corpus(corpus)
-    return NeighbourPairs(corpus, max_len, {w for line in corpus for w in line})
-
-
 def sick_nli(path: Path | None = None) -> list[tuple[list[str], list[str], int]]:
     """SICK train pairs with their entailment label (the relatedness score is not used)."""
     from ..datasets import data_path
@@ -499,7 +501,7 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--variant", default="dan", choices=("dan", "transformer"))
     t.add_argument("--corpus", required=True)
     t.add_argument("--out", required=True)
-    t.add_argument("--dim", type=options.positive, default=256)
+    t.add_argument("--dim", type=positive, default=256)
     t.add_argument(
         "--without",
         nargs="*",
@@ -507,9 +509,9 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
         choices=("neighbour", "nli", "sts"),
         help="leave these tasks out",
     )
-    t.add_argument("--epochs", type=options.positive, default=1)
-    t.add_argument("--batch-size", type=options.positive, default=64)
-    t.add_argument("--lr", type=options.positive_float, default=1e-3)
+    t.add_argument("--epochs", type=positive, default=1)
+    t.add_argument("--batch-size", type=positive, default=64)
+    t.add_argument("--lr", type=positive_float, default=1e-3)
     options.loop_args(t, checkpoint_every=1000)
 
 

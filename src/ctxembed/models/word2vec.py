@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..embedder import Family, Trainer
 from ..errors import InputError
+from ..options import positive
 from ..train import options
 from ..train.corpus import Corpus, as_corpus
 from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
@@ -104,10 +105,8 @@ def train_word2vec(
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
     add_static_arguments(t, dim=100, window=5, epochs=5)
     t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
-    t.add_argument("--negative", type=options.positive, default=5)
-    t.add_argument(
-        "--workers", type=options.positive, default=2, help="1 for exact reproducibility"
-    )
+    t.add_argument("--negative", type=positive, default=5)
+    t.add_argument("--workers", type=positive, default=2, help="1 for exact reproducibility")
 
 
 def train_command(args: argparse.Namespace) -> int:

@@ -45,28 +45,16 @@ def batches(
     size: int | None,
     batch_size: int,
     progress: bool = False,
-    max_tokens: int | None = None,
     unit: str = "window",
 ) -> Iterator[list[tuple[int, int, int, int, int]]]:
-    """``window_pieces`` in batches: at most ``batch_size`` pieces and, with ``max_tokens``, at
-    most that many padded positions (longest x count), so a batch of long texts stays small.
+    """``window_pieces`` in batches of at most ``batch_size``.
 
-    Every embedder reads its input through this: pieces sorted by length, a progress bar
-    counting pieces, and each caller writes a piece's owned span back to its item, which
-    restores input order.
+    Every embedder reads its input through this: pieces sorted by length (so batch mates
+    need little padding), a progress bar counting pieces, and each caller writes a piece's
+    owned span back to its item, which restores input order.
     """
     pieces = window_pieces(lengths, size)
     with tqdm(total=len(pieces), disable=not progress, desc="embedding", unit=unit) as bar:
-        b = 0
-        while b < len(pieces):
-            longest = max(pieces[b][2] - pieces[b][1], 1)  # sorted: the first is the longest
-            e = b + 1
-            while (
-                e < len(pieces)
-                and e - b < batch_size
-                and (max_tokens is None or (e - b + 1) * longest <= max_tokens)
-            ):
-                e += 1
-            yield pieces[b:e]
-            bar.update(e - b)
-            b = e
+        for b in range(0, len(pieces), batch_size):
+            yield pieces[b : b + batch_size]
+            bar.update(min(batch_size, len(pieces) - b))

@@ -104,25 +104,46 @@ class Encoded:
 
     def __init__(self, rows: Iterable[Sequence[int] | np.ndarray], columns: int = 1):
         self.columns = columns
-        self._dir = Path(tempfile.mkdtemp(prefix="ctxembed-corpus-"))
-        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        try:
+            self._dir = Path(tempfile.mkdtemp(prefix="ctxembed-corpus-"))
+            weakref.finalize(self, shutil.rmtree, self._dir, True)
+            self._write(rows)
+        except OSError as e:  # a full or read-only temporary folder
+            raise InputError(
+                f"cannot write the corpus ids to the temporary folder {tempfile.gettempdir()} "
+                f"({e.strerror or e}): point TMPDIR at a disk with room for 4 bytes per word"
+            ) from None
+        self.offsets = _map(self._dir / "offsets", np.int64, (-1,))
+        self.ids = _map(self._dir / "ids", np.int32, (-1, columns))
+        self.lengths = np.diff(self.offsets)
+
+    def _write(self, rows: Iterable[Sequence[int] | np.ndarray]) -> None:
         total, ids, ends = 0, [], []  # rows and their end offsets not yet written
         with open(self._dir / "ids", "wb") as f_ids, open(self._dir / "offsets", "wb") as f_off:
             f_off.write(np.zeros(1, dtype=np.int64).tobytes())
             for row in rows:
-                a = np.asarray(row, dtype=np.int32).reshape(-1, columns)
+                a = np.asarray(row, dtype=np.int32).reshape(-1, self.columns)
                 ids.append(a)
                 total += len(a)
                 ends.append(total)
                 if len(ends) >= 65_536:  # written in blocks: memory stays one block
                     _flush(f_ids, f_off, ids, ends)
             _flush(f_ids, f_off, ids, ends)
-        self.offsets = _map(self._dir / "offsets", np.int64, (-1,))
-        self.ids = _map(self._dir / "ids", np.int32, (-1, columns))
-        self.lengths = np.diff(self.offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def padded(
+        self, group: np.ndarray, fill: int | Sequence[int] = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``group`` in one ``[B, longest, columns]`` int64 array, ``fill`` (one value,
+        or one per column) after each row's end; and the rows' lengths."""
+        lengths = self.lengths[group]
+        out = np.empty((len(group), int(lengths.max()), self.columns), dtype=np.int64)
+        out[...] = fill
+        for r, i in enumerate(group):
+            out[r, : lengths[r]] = self[i]
+        return out, lengths
 
     def __getitem__(self, i: int) -> np.ndarray:
         """Row ``i``: ``[length, columns]`` (a view of the mapped file)."""

@@ -16,7 +16,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,15 @@ class LoopConfig:
     seed: int = 0
     checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
     max_steps: int | None = None  # stop early (tests, time budgets)
+    # the family's training settings a resume must share with its checkpoint (resume_key)
+    settings: dict[str, Any] | None = None
 
     @classmethod
     def like(cls, cfg: Any) -> LoopConfig:
-        """The loop settings a family's training config holds under the same names."""
-        return cls(**{f: getattr(cfg, f) for f in cls.__dataclass_fields__ if hasattr(cfg, f)})
+        """The loop settings a family's training config holds under the same names, and the
+        whole config as the settings a resumed run must keep (another --lr is refused)."""
+        own = {f: getattr(cfg, f) for f in cls.__dataclass_fields__ if hasattr(cfg, f)}
+        return cls(**own, settings=resume_key(cfg))
 
 
 @dataclass
@@ -59,6 +63,17 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(
         n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     ).tolist()
+
+
+META_KEYS = ("step", "epoch", "batch", "n_batches", "seed", "losses")
+
+
+def resume_key(cfg: Any) -> dict[str, Any]:
+    """A training config's settings that a resumed run must share with the checkpoint: all
+    but how long to train (epochs may grow, max_steps and checkpoint_every may change)."""
+    fields = asdict(cfg) if is_dataclass(cfg) else dict(cfg)
+    keep = {k: v for k, v in fields.items() if k not in ("epochs", "max_steps", "checkpoint_every")}
+    return json.loads(json.dumps(keep))  # as the checkpoint stores it (tuples become lists)
 
 
 def save_checkpoint(
@@ -77,7 +92,10 @@ def load_checkpoint(
 ) -> dict:
     try:
         meta = json.loads((folder / CHECKPOINT).read_text())
-    except (OSError, ValueError) as e:
+        missing = [k for k in META_KEYS if k not in meta]
+        if missing:
+            raise ValueError(f"its {CHECKPOINT} lacks {', '.join(missing)}")
+    except (OSError, ValueError, TypeError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
     try:
         load_model(model, str(folder / "model.safetensors"))
@@ -111,11 +129,14 @@ def train(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     data: dict[str, Any] | None = None,
 ) -> History:
-    """``data``: what the checkpoint must have been made with (settings, data sizes) beyond
-    the number of batches and the seed; a resume with anything else is refused."""
+    """``batches``: a sequence walked in a seeded order each epoch, or a sized callable giving
+    each epoch's batches in their order. ``data``: what the checkpoint must have been made
+    with (``resume_key`` of the training config, data sizes) beyond the number of batches and
+    the seed; a resume with anything else is refused."""
     history = History()
     per_epoch = callable(batches)
-    n_batches = len(batches(0) if per_epoch else batches)  # type: ignore[operator, arg-type]
+    n_batches = len(batches)  # type: ignore[arg-type]
+    data = json.loads(json.dumps({**(cfg.settings or {}), **(data or {})})) or None
     step, first_epoch, skip = 0, 0, 0
     if resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists():
         meta = load_checkpoint(checkpoint, model, opt)
@@ -151,7 +172,8 @@ def train(
                 break
             model.train()
             loss, n_tokens, nll = loss_fn(epoch_batches[order[b]])  # type: ignore[index]
-            if not torch.isfinite(loss):  # before the step: weights and checkpoint stay finite
+            # before the step (with opt=None the loss function has stepped): nothing is saved
+            if not torch.isfinite(loss):
                 raise diverged(f"step {step + 1}", float(loss.detach()))
             if opt is not None:
                 opt.zero_grad(set_to_none=True)

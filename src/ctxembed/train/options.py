@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..options import count, fraction, overwrite, positive, positive_float  # noqa: F401 (re-exported for trainers)
+from ..options import overwrite, positive
 
 
 def corpus_args(t: argparse.ArgumentParser, valid: str, config: str) -> None:
@@ -57,12 +57,21 @@ def check_out(args: argparse.Namespace) -> Path | None:
     return ckpt
 
 
-def model_config(name: str, configs: dict, parse: Callable[[Any], Any], family: str, defaults: Any):
+def model_config(
+    name: str,
+    configs: dict,
+    parse: Callable[[Any], Any],
+    family: str,
+    defaults: Any,
+    build: Callable[[Any], Any] | None = None,
+):
     """A named config, or a JSON file that ``parse`` turns into one (TypeError: bad fields).
 
     ``defaults`` (a config dataclass, or a dict of default values) gives each field's type
-    and range: a value of another type, or a size below 1, is named here, not as a torch
-    error deep inside training."""
+    and range: a value of another type, or a size below 1, is named here. ``build`` makes a
+    small model from the config before any data is read, so that what only the layers check
+    (a dropout of 1.5, heads that do not divide the width) is named here too, not as a torch
+    error after the corpus was read."""
     if name in configs:
         return configs[name]
     path = Path(name)
@@ -73,8 +82,18 @@ def model_config(name: str, configs: dict, parse: Callable[[Any], Any], family: 
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict):
             check_values(data, defaults)
-        return parse(data)
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError, ValueError) as e:
+        cfg = parse(data)
+        if build is not None:
+            build(cfg)
+        return cfg
+    except (
+        json.JSONDecodeError,
+        TypeError,
+        UnicodeDecodeError,
+        ValueError,
+        AssertionError,
+        RuntimeError,
+    ) as e:
         raise InputError(f"--config {name}: not a valid {family} config ({e})") from None
 
 
