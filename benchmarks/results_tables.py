@@ -88,11 +88,33 @@ def training_value(recs: dict[str, Any], out: str, key: str) -> float | None:
     return None if rec is None or key not in rec else float(rec[key])
 
 
+def finetune_value(run: str, col: Col) -> float | None:
+    """``run`` is ``NAME:MODE``; reads docs/results/finetune/NAME-TASK-MODE.json (a head.json
+    that benchmarks/finetune_runs.py copied): ``split.metric`` of its scores, or a top-level
+    key (``minutes_per_epoch``)."""
+    name, mode = run.split(":")
+    path = RESULTS / "finetune" / f"{name}-{col.task}-{mode}.json"
+    if not path.exists():
+        return None
+    rec = json.loads(path.read_text())
+    if col.metric == "best_of_run":  # "2 of 4": the kept epoch of the validations run
+        return f"{rec['best_epoch']} of {len(rec['epochs'])}"  # type: ignore[return-value]
+    if "." in col.metric:
+        split, key = col.metric.split(".")
+        return rec["scores"].get(split, {}).get(key)
+    return rec.get(col.metric)
+
+
 def render(table: Table) -> str:
     def cols(label: str) -> list[Col]:
         return table.per_row.get(label, table.cols)
 
-    if table.source == "training.json":
+    if table.source == "finetune":
+        cells = [[finetune_value(m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
+    elif table.source == "finetune-speed.json":  # benchmarks/finetune.py --out
+        speed = json.loads((RESULTS / table.source).read_text())
+        cells = [[speed.get(m, {}).get(c.metric) for c in cols(lab)] for lab, m, *_ in table.rows]
+    elif table.source == "training.json":
         train = json.loads((RESULTS / table.source).read_text())
         cells = [
             [training_value(train, m, c.metric) for c in cols(lab)] for lab, m, *_ in table.rows
@@ -103,7 +125,7 @@ def render(table: Table) -> str:
             for lab, m, *src in table.rows
         ]
     best = [
-        max((row[j] for row in cells if row[j] is not None), default=None)
+        max((row[j] for row in cells if isinstance(row[j], float | int)), default=None)
         for j in range(len(table.cols))
     ]
     lines = [
@@ -114,7 +136,9 @@ def render(table: Table) -> str:
         shown = []
         for j, (c, v) in enumerate(zip(table.cols, row, strict=True)):
             text = ""
-            if v is not None:
+            if isinstance(v, str):
+                text = v
+            elif v is not None:
                 text = f"{v:,.{c.digits}f}"
                 if table.bold and v == best[j] and sum(r[j] is not None for r in cells) > 1:
                     text = f"**{text}**"
@@ -204,7 +228,51 @@ def layer_table(source: str, model: str, layers: list[str], wic_layers: bool = T
     return Table(source, rows, cols, first="layer", per_row=cells)
 
 
+FINETUNE_COLS = [
+    Col("SST-2 dev acc", "sst2", metric="dev.accuracy"),
+    Col("STS-B dev Spearman", "stsb", metric="dev.spearman"),
+    Col("WiC dev acc", "wic", metric="dev.accuracy"),
+    Col("UPOS test acc", "upos", metric="test.accuracy", digits=2),
+    Col("WNUT-17 test F1", "wnut17", metric="test.f1"),
+    Col("SQuAD held-out F1", "squad", metric="test.f1"),
+]
+FINETUNE_ROWS = [
+    ("glove-6b-50d, frozen", "glove-6b-50d:frozen"),
+    ("minilm-l6, frozen", "minilm-l6:frozen"),
+    ("minilm-l6, full", "minilm-l6:full"),
+    ("ELMo (WikiText-2), frozen", "elmo-wikitext2:frozen"),
+    ("context2vec (WikiText-2), frozen", "context2vec-wikitext2:frozen"),
+    ("CoVe (Multi30k), frozen", "cove-multi30k:frozen"),
+    ("BERT small (WikiText-2), frozen", "bert-wikitext2:frozen"),
+    ("BERT small (WikiText-2), full", "bert-wikitext2:full"),
+]
+
 TABLES = {
+    "finetune": Table("finetune", FINETUNE_ROWS, FINETUNE_COLS, first="model, mode"),
+    "finetune-epochs": Table(
+        "finetune",
+        FINETUNE_ROWS,
+        [Col(c.header.split(" ")[0], c.task, metric="best_of_run") for c in FINETUNE_COLS],
+        bold=False,
+        first="best epoch, of those run",
+    ),
+    "finetune-speed": Table(
+        "finetune-speed.json",
+        [("ctxembed finetune", "ctxembed"), ("plain PyTorch loop", "plain"), ("ratio", "ratio")],
+        [
+            Col("examples/s", "", metric="rate", digits=2),
+            Col("peak GiB", "", metric="peak_gib", digits=2),
+        ],
+        bold=False,
+        first="minilm-l6, full, SST-2",
+    ),
+    "finetune-cpu": Table(
+        "finetune",
+        [("minilm-l6, full, 2-core CPU", "cpu-minilm-l6:full")],
+        [Col(c.header.split(" ")[0], c.task, metric="minutes_per_epoch") for c in FINETUNE_COLS],
+        bold=False,
+        first="minutes per epoch",
+    ),
     "wsd": Table(
         MAIN,
         [("most frequent sense", "most frequent sense"), *MAIN_ROWS],

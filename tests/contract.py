@@ -98,6 +98,26 @@ class EmbedderContract:
         with pytest.raises(InputError):
             embedder.embed_words(["fine text", bad])
 
+    def test_word_layers_match_embed_words(self, embedder):
+        """Fine-tuning trains through ``word_layers``: it gives what ``embed_words`` gives at
+        every layer, or, for a family used frozen only, a named error."""
+        import torch
+
+        from ctxembed import ModelError
+        from ctxembed.text.words import prepare
+
+        texts = [*TEXTS, ODD[0]]
+        if embedder.tunable() is None:
+            with pytest.raises(ModelError, match="frozen"):
+                embedder.word_layers(prepare(texts))
+            return
+        with torch.no_grad():
+            stacks = embedder.word_layers(prepare(texts), batch_size=2)
+        ref = embedder.embed_words(texts, layers="all", return_layers=True)
+        for stack, wv in zip(stacks, ref, strict=True):
+            assert tuple(stack.shape) == wv.layers.shape
+            assert_same(stack.cpu(), wv.layers)
+
     def test_layer_out_of_range(self, embedder):
         with pytest.raises(InputError, match="out of range"):
             embedder.embed_words(TEXTS[:1], layers=embedder.n_layers)

@@ -330,7 +330,8 @@ def test_resume_with_another_learning_rate_is_refused(tmp_path, wiki_text_file, 
     model_cfg = Context2VecConfig(embed_dim=8, hidden_dim=8, out_dim=8)
     train_context2vec(Corpus(wiki_text_file), model_cfg, cfg, checkpoint=ck, progress=False)
     code = main([*args, "--epochs", "2", "--lr", "0.5", "--resume", "--overwrite"])
-    assert code == 1 and "another seed" in capsys.readouterr().err  # made for other settings
+    err = capsys.readouterr().err  # made with other settings: the message names the one
+    assert code == 1 and "lr: " in err and "-> 0.5" in err and "seed" not in err
 
 
 def test_config_values_only_the_layers_check_are_named_before_training(tmp_path, capsys):

@@ -64,8 +64,20 @@ def commands() -> list[tuple[str, object]]:
     """Commands whose handler and options live next to what they drive."""
     from . import compare, embedfile
     from .eval import command as bench
+    from .finetune import command as finetune
 
-    return [("embed", embedfile), ("compare", compare), ("bench", bench)]
+    predict = argparse.Namespace(
+        HELP=finetune.PREDICT_HELP,
+        add_arguments=finetune.add_predict_arguments,
+        run=finetune.run_predict,
+    )
+    return [
+        ("embed", embedfile),
+        ("compare", compare),
+        ("bench", bench),
+        ("finetune", finetune),
+        ("predict", predict),
+    ]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

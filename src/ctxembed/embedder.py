@@ -210,6 +210,22 @@ class Embedder(ABC):
         res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
         return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
 
+    # -- fine-tuning: families whose weights can be trained through implement both ----------
+    def tunable(self) -> Any:
+        """The ``torch.nn.Module`` whose weights full fine-tuning trains, or None where the
+        family can only be used frozen (its vectors as features)."""
+        return None
+
+    def word_layers(
+        self, docs: list[Doc], batch_size: int = 32, layers: tuple[int, ...] | None = None
+    ) -> list[Any]:
+        """Per doc, the word vectors of ``layers`` (default all) ``[n_sel, n_words, dim]`` as
+        torch tensors, under the caller's grad mode (what ``embed_words`` gives, within 1e-5)."""
+        raise ModelError(
+            f"the {self.family} family cannot be fine-tuned through its weights: "
+            "use it frozen (--mode frozen)"
+        )
+
     @abstractmethod
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Write a folder that ``ctxembed.load`` reads back to identical vectors.

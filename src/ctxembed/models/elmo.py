@@ -50,6 +50,7 @@ from ..errors import InputError, require
 from ..io import atomic_dir
 from ..options import count, positive, positive_float
 from ..text.windows import batches
+from ..text.words import Doc
 from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
 from ..train.loop import History, LoopConfig, train
@@ -311,7 +312,7 @@ class ElmoEmbedder(Embedder):
         self.window = window
 
     def _layers(
-        self, sentences: list[list[str]], batch_size: int, progress: bool
+        self, sentences: list[list[str]], batch_size: int, progress: bool, grad: bool = False
     ) -> list[torch.Tensor]:
         """Per sentence ``[n_layers, n_words, dim]`` without <S> and </S>; batches sorted by length.
 
@@ -324,15 +325,31 @@ class ElmoEmbedder(Embedder):
         """
         size = self.window if self.cfg.encoder == "transformer" else None
         out = [torch.empty(self.n_layers, len(s), self.dim) for s in sentences]
+        pieces: list[list[tuple[int, torch.Tensor]]] = [[] for _ in sentences]
         for batch in batches([len(s) for s in sentences], size, batch_size, progress):
             chars, lengths = batch_chars(
                 [sentences[i][s:e] for i, s, e, _, _ in batch], self.cfg.max_chars
             )
-            with torch.inference_mode():
+            with torch.inference_mode(not grad):
                 layers = self.model.layers(chars, lengths)
             for r, (i, s, _, own_s, own_e) in enumerate(batch):
-                out[i][:, own_s:own_e] = layers[:, r, 1 + own_s - s : 1 + own_e - s]
-        return out
+                piece = layers[:, r, 1 + own_s - s : 1 + own_e - s]
+                if grad:  # kept in the graph; else copied out, so the batch can go
+                    pieces[i].append((own_s, piece))
+                else:
+                    out[i][:, own_s:own_e] = piece
+        if not grad:
+            return out
+        return [torch.cat([t for _, t in sorted(p, key=lambda x: x[0])], dim=1) for p in pieces]
+
+    def tunable(self) -> torch.nn.Module:
+        return self.model
+
+    def word_layers(
+        self, docs: list[Doc], batch_size: int = 32, layers: tuple[int, ...] | None = None
+    ) -> list[torch.Tensor]:
+        out = self._layers([d.words for d in docs], batch_size, False, grad=True)
+        return out if layers is None else [s[list(layers)] for s in out]
 
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         stacked = self._layers([d.words for d in docs], batch_size, progress)

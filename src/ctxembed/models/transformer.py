@@ -155,6 +155,38 @@ class TransformerEmbedder(Embedder):
         return cls(model, tokenizer, **defaults)
 
     # -- the shared engine ------------------------------------------------------------
+    def _batches(
+        self,
+        ids: list[list[int]],
+        layers: tuple[int, ...],
+        window: int,
+        batch_size: int,
+        progress: bool,
+    ):
+        """Per batch of windows: the windows ``(text, start, end, own_start, own_end)`` and
+        their hidden states ``[n_sel, batch, width, dim]`` under the caller's grad mode; each
+        window's subwords sit at ``len(prefix) + j - start``."""
+        body_max = window - len(self._prefix) - len(self._suffix)
+        only_last = layers == (self.n_layers - 1,)
+        p = len(self._prefix)
+        for batch in batches([len(t) for t in ids], body_max, batch_size, progress):
+            width = max(e - s for _, s, e, _, _ in batch) + p + len(self._suffix)
+            input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, (i, s, e, _, _) in enumerate(batch):
+                row = self._prefix + ids[i][s:e] + self._suffix
+                input_ids[r, : len(row)] = torch.tensor(row)
+                mask[r, : len(row)] = 1
+            out = self.model(
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                output_hidden_states=not only_last,
+            )
+            if only_last:
+                yield batch, out.last_hidden_state.unsqueeze(0)
+            else:
+                yield batch, torch.stack([out.hidden_states[j] for j in layers])
+
     def _encode(
         self,
         ids: list[list[int]],
@@ -166,41 +198,48 @@ class TransformerEmbedder(Embedder):
         """Per text: ``(body, head, tail)`` vectors, each ``[n_sel, n, dim]``.
 
         ``body`` has one row per subword of the text; ``head``/``tail`` are the special
-        tokens around it (from the first and last window).
+        tokens around it (from the first and last window). Each batch is copied out as it
+        comes, so memory holds one batch's states, not the input's.
         """
-        body_max = window - len(self._prefix) - len(self._suffix)
-        n_sel = len(layers)
+        n_sel, p, q = len(layers), len(self._prefix), len(self._suffix)
         bodies = [np.empty((n_sel, len(t), self.dim), dtype=np.float32) for t in ids]
         heads: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
         tails: list[np.ndarray] = [None] * len(ids)  # type: ignore[list-item]
-        only_last = layers == (self.n_layers - 1,)
-        p = len(self._prefix)
-        for batch in batches([len(t) for t in ids], body_max, batch_size, progress):
-            width = max(e - s for _, s, e, _, _ in batch) + p + len(self._suffix)
-            input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, (i, s, e, _, _) in enumerate(batch):
-                row = self._prefix + ids[i][s:e] + self._suffix
-                input_ids[r, : len(row)] = torch.tensor(row)
-                mask[r, : len(row)] = 1
-            with torch.inference_mode():
-                out = self.model(
-                    input_ids=input_ids.to(self.device),
-                    attention_mask=mask.to(self.device),
-                    output_hidden_states=not only_last,
-                )
-                if only_last:
-                    hidden = out.last_hidden_state.unsqueeze(0)
-                else:
-                    hidden = torch.stack([out.hidden_states[j] for j in layers])
-                hidden = hidden.float().cpu().numpy()
-            for r, (i, s, e, own_s, own_e) in enumerate(batch):
-                bodies[i][:, own_s:own_e] = hidden[:, r, p + own_s - s : p + own_e - s]
-                if s == 0:
-                    heads[i] = hidden[:, r, :p]
-                if e == len(ids[i]):
-                    tails[i] = hidden[:, r, p + e - s : p + e - s + len(self._suffix)]
+        with torch.inference_mode():
+            for batch, hidden in self._batches(ids, layers, window, batch_size, progress):
+                h = hidden.float().cpu().numpy()
+                for r, (i, s, e, own_s, own_e) in enumerate(batch):
+                    bodies[i][:, own_s:own_e] = h[:, r, p + own_s - s : p + own_e - s]
+                    if s == 0:
+                        heads[i] = h[:, r, :p]
+                    if e == len(ids[i]):
+                        tails[i] = h[:, r, p + e - s : p + e - s + q]
         return list(zip(bodies, heads, tails, strict=True))
+
+    def tunable(self) -> torch.nn.Module:
+        return self.model
+
+    def word_layers(
+        self, docs: list[Doc], batch_size: int = 32, layers: tuple[int, ...] | None = None
+    ) -> list[torch.Tensor]:
+        """Per doc ``[n_sel, n_words, dim]`` (mean of each word's subwords), under the
+        caller's grad mode: the path fine-tuning trains through."""
+        ids, starts = self._word_token_ids(docs)
+        which = tuple(range(self.n_layers)) if layers is None else layers
+        p = len(self._prefix)
+        pieces: list[list[tuple[int, torch.Tensor]]] = [[] for _ in ids]
+        for batch, hidden in self._batches(ids, which, self.max_length, batch_size, False):
+            for r, (i, s, _, own_s, own_e) in enumerate(batch):
+                pieces[i].append((own_s, hidden[:, r, p + own_s - s : p + own_e - s]))
+        out = []
+        for parts, bounds in zip(pieces, starts, strict=True):
+            body = torch.cat([t for _, t in sorted(parts, key=lambda x: x[0])], dim=1)
+            counts = torch.from_numpy(np.diff(bounds)).to(body.device)
+            word = torch.repeat_interleave(torch.arange(len(counts), device=body.device), counts)
+            summed = body.new_zeros(body.shape[0], len(counts), body.shape[2])
+            summed = summed.index_add(1, word, body)
+            out.append(summed / counts.to(body.dtype)[None, :, None])
+        return out
 
     # -- words --------------------------------------------------------------------------
     def _word_token_ids(self, docs: list[Doc]) -> tuple[list[list[int]], list[np.ndarray]]:

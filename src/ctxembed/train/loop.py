@@ -5,8 +5,11 @@ is a function of the epoch, in the order it gives); every step is forward, backw
 gradient clipping, optimizer step (and learning-rate schedule step). With ``opt=None`` the
 loss function updates the model itself (GloVe's per-pair AdaGrad). A checkpoint (model,
 optimizer, RNG, position) is written every ``checkpoint_every`` steps and at the end of each
-epoch; ``resume=True`` continues from it and reproduces an uninterrupted run (the RNG state
-carries dropout and sampling over).
+epoch (after its validation); ``resume=True`` continues from it and reproduces an
+uninterrupted run (the RNG state carries dropout and sampling over). With ``select`` (a key of
+the validation results, higher is better) the loop keeps the best epoch's weights, stops once
+``patience`` epochs pass without a better one (early stopping), and ends with the best weights
+in the model; the checkpoint carries them, so a resumed run stops and ends the same way.
 """
 
 from __future__ import annotations
@@ -40,8 +43,11 @@ class LoopConfig:
     seed: int = 0
     checkpoint_every: int = 500  # steps; 0 = only at the end of each epoch
     max_steps: int | None = None  # stop early (tests, time budgets)
+    max_minutes: float | None = None  # stop after the step that passes this much training time
     # the family's training settings a resume must share with its checkpoint (resume_key)
     settings: dict[str, Any] | None = None
+    select: str | None = None  # validation key to keep the best epoch by (higher is better)
+    patience: int | None = None  # epochs without a better `select` before stopping
 
     @classmethod
     def like(cls, cfg: Any) -> LoopConfig:
@@ -56,7 +62,10 @@ class History:
     losses: list[float] = field(default_factory=list)  # per step
     tokens: int = 0
     seconds: float = 0.0
+    valid_seconds: float = 0.0  # of ``seconds``, the time spent validating
     valid: list[dict[str, float]] = field(default_factory=list)  # per epoch
+    best: dict[str, float] | None = None  # the validation results of the kept epoch (select)
+    stopped: str | None = None  # "patience" or "budget" (max_steps, max_minutes) if cut short
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -72,18 +81,35 @@ def resume_key(cfg: Any) -> dict[str, Any]:
     """A training config's settings that a resumed run must share with the checkpoint: all
     but how long to train (epochs may grow, max_steps and checkpoint_every may change)."""
     fields = asdict(cfg) if is_dataclass(cfg) else dict(cfg)
-    keep = {k: v for k, v in fields.items() if k not in ("epochs", "max_steps", "checkpoint_every")}
+    budget = ("epochs", "max_steps", "max_minutes", "checkpoint_every")
+    keep = {k: v for k, v in fields.items() if k not in budget}
     return json.loads(json.dumps(keep))  # as the checkpoint stores it (tuples become lists)
 
 
+BEST = "best.safetensors"  # the kept epoch's weights, inside the checkpoint
+
+
 def save_checkpoint(
-    folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None, meta: dict
+    folder: Path,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer | None,
+    meta: dict,
+    best: dict[str, torch.Tensor] | None = None,
 ) -> None:
     with atomic_dir(folder, overwrite=True) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+        try:
+            save_model(model, str(tmp / "model.safetensors"))  # handles tied weights
+        except RuntimeError:  # views into one flat buffer (cuDNN's LSTM weights): copies
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            save_file(state, str(tmp / "model.safetensors"))
+        if best is not None:
+            save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / BEST))
         if opt is not None:
             torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        save_file({"rng": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
+        rng = {"rng": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on a GPU
+            rng |= {f"cuda{i}": t for i, t in enumerate(torch.cuda.get_rng_state_all())}
+        save_file(rng, str(tmp / "rng.safetensors"))
         (tmp / CHECKPOINT).write_text(json.dumps(meta))
 
 
@@ -98,7 +124,10 @@ def load_checkpoint(
     except (OSError, ValueError, TypeError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
     try:
-        load_model(model, str(folder / "model.safetensors"))
+        try:
+            load_model(model, str(folder / "model.safetensors"))
+        except RuntimeError:  # views of one buffer (cuDNN's LSTM) were saved as copies
+            model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
     except RuntimeError:  # its message lists every mismatched tensor: kilobytes of names
         raise InputError(
             f"{folder}: this checkpoint holds another model (another --config or size?): "
@@ -109,7 +138,13 @@ def load_checkpoint(
     try:
         if opt is not None:
             opt.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-        torch.set_rng_state(load_file(str(folder / "rng.safetensors"))["rng"])
+        rng = load_file(str(folder / "rng.safetensors"))
+        torch.set_rng_state(rng["rng"])
+        cuda = [rng[k] for k in sorted(rng) if k.startswith("cuda")]
+        if cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+        if (folder / BEST).is_file():
+            meta["best_state"] = load_file(str(folder / BEST))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise InputError(f"{folder}: cannot resume from this checkpoint ({e})") from None
     return meta
@@ -138,11 +173,16 @@ def train(
     n_batches = len(batches)  # type: ignore[arg-type]
     data = json.loads(json.dumps({**(cfg.settings or {}), **(data or {})})) or None
     step, first_epoch, skip = 0, 0, 0
+    # the kept epoch's weights (cfg.select): over all validations, and over whole epochs only
+    # (a validation after a cut-short epoch counts for this run's end, not for a resume)
+    best: dict[str, torch.Tensor] | None = None
+    best_whole: dict[str, torch.Tensor] | None = None
     if resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists():
         meta = load_checkpoint(checkpoint, model, opt)
         if (meta["n_batches"], meta["seed"], meta.get("data")) != (n_batches, cfg.seed, data):
             raise InputError(
-                f"{checkpoint}: made for other data or another seed; remove it or fix the options"
+                f"{checkpoint}: made with other settings or data ({_differences(meta, data, n_batches, cfg.seed)}); "
+                "resume with the checkpoint's settings, or remove it"
             )
         step, first_epoch, skip = meta["step"], meta["epoch"], meta["batch"]
         if first_epoch > cfg.epochs:
@@ -151,6 +191,8 @@ def train(
                 f"{cfg.epochs}: raise --epochs or remove it"
             )
         history.losses = meta["losses"]
+        history.valid = meta.get("valid", [])
+        best = best_whole = meta.get("best_state")
         if scheduler is not None:  # a schedule is a function of the step: replay it
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -158,18 +200,37 @@ def train(
                     scheduler.step()
     else:
         torch.manual_seed(cfg.seed)
-    total = cfg.epochs * n_batches
-    total = total if cfg.max_steps is None else min(cfg.max_steps, total)
+    planned = cfg.epochs * n_batches
+    total = planned if cfg.max_steps is None else min(cfg.max_steps, planned)
+    if resume and step and step >= total and (history.valid or validate is None):
+        return _finish(history, model, cfg, best)  # a finished run: nothing left to do
+
+    def save(epoch: int, batch: int) -> None:
+        whole = [v for v in history.valid if v["epoch"] <= epoch]  # not a cut-short epoch's
+        meta = {
+            "step": step,
+            "epoch": epoch,
+            "batch": batch,
+            "n_batches": n_batches,
+            "seed": cfg.seed,
+            "losses": history.losses,
+            "valid": whole,
+            "data": data,
+        }
+        save_checkpoint(checkpoint, model, opt, meta, best_whole)  # type: ignore[arg-type]
+
     bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress)
     start = time.perf_counter()
     for epoch in range(first_epoch, cfg.epochs):
+        if _patience_spent(history.valid, cfg):
+            history.stopped = "patience"
+            break
         if per_epoch:  # the batches of this epoch, in their order
             epoch_batches, order = batches(epoch), range(n_batches)  # type: ignore[operator]
         else:
             epoch_batches, order = batches, epoch_order(n_batches, cfg.seed, epoch)
-        for b in range(skip if epoch == first_epoch else 0, len(order)):
-            if step >= total:
-                break
+        b = skip if epoch == first_epoch else 0
+        while b < len(order) and step < total:
             model.train()
             loss, n_tokens, nll = loss_fn(epoch_batches[order[b]])  # type: ignore[index]
             # before the step (with opt=None the loss function has stepped): nothing is saved
@@ -184,6 +245,7 @@ def train(
             if scheduler is not None:
                 scheduler.step()
             step += 1
+            b += 1
             history.losses.append(float(loss.detach()))
             history.tokens += n_tokens
             rate = history.tokens / max(time.perf_counter() - start, 1e-9)
@@ -192,32 +254,78 @@ def train(
                 shown["ppl"] = f"{math.exp(min(nll, 50)):.1f}"
             bar.set_postfix(**shown, tok_s=f"{rate:,.0f}")
             bar.update(1)
-            done_epoch = b + 1 == len(order)
-            if checkpoint is not None and (
-                done_epoch
-                or step == total
-                or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)
+            if cfg.max_minutes is not None and time.perf_counter() - start > 60 * cfg.max_minutes:
+                total = step  # out of time: validate, checkpoint and stop as at max_steps
+            if (
+                checkpoint is not None
+                and b < len(order)
+                and step < total
+                and cfg.checkpoint_every
+                and step % cfg.checkpoint_every == 0
             ):
-                meta = {
-                    "step": step,
-                    "epoch": epoch + done_epoch,
-                    "batch": 0 if done_epoch else b + 1,
-                    "n_batches": n_batches,
-                    "seed": cfg.seed,
-                    "losses": history.losses,
-                    "data": data,
-                }
-                save_checkpoint(checkpoint, model, opt, meta)
+                save(epoch, b)
+        done = b == len(order)
         if validate is not None:
             model.eval()
+            t0 = time.perf_counter()
             with torch.no_grad():
                 history.valid.append({"epoch": epoch + 1, **validate()})
+            history.valid_seconds += time.perf_counter() - t0
             bar.write(
                 f"epoch {epoch + 1}: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in history.valid[-1].items() if k != "epoch")
             )
+            if (
+                cfg.select is not None
+                and _best_index(history.valid, cfg.select) == len(history.valid) - 1
+            ):
+                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best_whole = best if done else best_whole
+        if checkpoint is not None:  # after validation, so a resume never skips one
+            save(epoch + done, 0 if done else b)
         if step >= total:
             break
     bar.close()
+    if history.stopped is None and step < planned and _patience_spent(history.valid, cfg):
+        history.stopped = "patience"
+    elif history.stopped is None and step < planned:
+        history.stopped = "budget"
     history.seconds = time.perf_counter() - start
+    return _finish(history, model, cfg, best)
+
+
+def _finish(history: History, model: torch.nn.Module, cfg: LoopConfig, best) -> History:
+    """With ``select``: the best epoch's results, and its weights back in the model."""
+    if cfg.select is not None and history.valid:
+        history.best = history.valid[_best_index(history.valid, cfg.select)]
+        if best is not None:
+            model.load_state_dict(best)
     return history
+
+
+def _differences(meta: dict, data: dict | None, n_batches: int, seed: int) -> str:
+    """What differs between a checkpoint and this run, as ``name: then -> now``."""
+    then = {**(meta.get("data") or {}), "batches": meta["n_batches"], "seed": meta["seed"]}
+    now = {**(data or {}), "batches": n_batches, "seed": seed}
+    keys = sorted(set(then) | set(now))
+    return "; ".join(
+        f"{k}: {then.get(k)!r} -> {now.get(k)!r}" for k in keys if then.get(k) != now.get(k)
+    )
+
+
+def _best_index(valid: list[dict[str, float]], key: str) -> int:
+    """The first epoch with the highest ``key`` (a later tie does not replace it)."""
+    if key not in valid[0]:
+        raise InputError(f"validation gives {', '.join(valid[0])}, not {key!r} to select by")
+
+    def score(i: int) -> tuple[float, int]:  # NaN (no correlation to measure) is never best
+        v = valid[i][key]
+        return (v if v == v else -math.inf, -i)
+
+    return max(range(len(valid)), key=score)
+
+
+def _patience_spent(valid: list[dict[str, float]], cfg: LoopConfig) -> bool:
+    if cfg.select is None or cfg.patience is None or not valid:
+        return False
+    return len(valid) - 1 - _best_index(valid, cfg.select) >= cfg.patience
