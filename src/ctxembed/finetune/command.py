@@ -14,7 +14,9 @@ from .data import KINDS, TASKS, read_jsonl
 
 HELP = "train a task head on any model, frozen or fully fine-tuned"
 DESCRIPTION = (
-    f"TASK is a built-in task ({', '.join(TASKS)}: data shipped with ctxembed) or a kind "
+    "TASK is a built-in task on data shipped with ctxembed ("
+    + "; ".join(f"{t.name}: {t.about}" for t in TASKS.values())
+    + f") or a kind "
     f"({', '.join(KINDS)}) with your own --train/--dev JSON Lines files. --mode frozen trains "
     "the head on a learned mix of the model's layers; --mode full trains every weight. The "
     "dev split is scored every epoch and the best epoch is kept (early stopping). OUT is the "

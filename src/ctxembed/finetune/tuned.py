@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn import functional as F
 
@@ -179,13 +180,14 @@ class Features:
     layers ``[L, W, D]``; span: the layers of question + separator + context.
     """
 
-    def __init__(self, embedder: Embedder, kind: str, grad: bool, batch_size: int, mixed: bool):
-        self.embedder, self.kind, self.grad, self.batch_size = embedder, kind, grad, batch_size
-        self.mixed = mixed  # the head mixes all layers (else it reads the top one)
+    def __init__(self, embedder: Embedder, cfg: TuneConfig, device: torch.device):
+        self.embedder, self.kind, self.batch_size = embedder, cfg.kind, cfg.batch_size
+        self.grad = cfg.mode == "full"  # through the encoder's weights, else its vectors
+        self.mixed = cfg.mixed  # the head mixes all layers (else it reads the top one)
+        self.device = device  # where the head is: features are moved there
         self.sep = _separator(embedder)
         self.caching = False
         self.cache: dict[int, tuple[Example, list[torch.Tensor]]] = {}
-        self.device = torch.device("cpu")  # where the head is: features are moved there
 
     def docs(self, e: Example) -> list[list[str]]:
         if self.kind in ("word-pair", "span"):
@@ -264,9 +266,15 @@ class TaskModel:
         self.device = params[0].device if params else torch.device("cpu")
         self.head = Head(cfg, embedder.n_layers, embedder.dim, n_labels).to(self.device)
         self.module = Tuned(self.head, encoder if cfg.mode == "full" else None)
-        self.features = Features(embedder, cfg.kind, cfg.mode == "full", cfg.batch_size, cfg.mixed)
-        self.features.device = self.device
+        self.features = Features(embedder, cfg, self.device)
         self.label_id = {y: i for i, y in enumerate(labels or [])}
+
+    @property
+    def metric(self) -> str:
+        """What early stopping selects by on dev: entity F1 for BIO tags, else the kind's."""
+        return (
+            "f1" if self.cfg.kind == "tag" and _bio(self.labels or []) else METRICS[self.cfg.kind]
+        )
 
     # loss ------------------------------------------------------------------------------
     def loss(self, examples: list[Example]) -> torch.Tensor:
@@ -367,7 +375,7 @@ class TaskModel:
         if k == "tag":
             gold, tags = [e.label for e in examples], [p["tags"] for p in pred]
             flat = accuracy([t for g in gold for t in g], [t for p in tags for t in p])
-            if _bio(self.labels or []):
+            if self.metric == "f1":
                 return {**entity_scores(gold, tags), "accuracy": flat}
             return {"accuracy": flat}
         return squad_scores([e.label for e in examples], [p["answer"] for p in pred])
@@ -472,9 +480,7 @@ def fit(
     total = cfg.epochs * len(batches)  # the schedule's length: --max-steps only cuts it short
     opt = optimizer(tm)
     loop = LoopConfig.like(cfg)
-    loop.select, loop.patience = METRICS[cfg.kind], cfg.patience
-    if cfg.kind == "tag" and labels and _bio(labels):
-        loop.select = "f1"
+    loop.select, loop.patience = tm.metric, cfg.patience
 
     def loss_fn(batch: list[int]):
         examples = [train_ex[i] for i in batch]
@@ -500,7 +506,9 @@ def fit(
     tm.module.eval()
     outcome = Outcome(tm, history=hist)
     for split, examples in splits.items():
-        if split != "train":
+        if split == "dev" and hist.best:  # the kept epoch's, scored as it was kept
+            outcome.scores[split] = {k: v for k, v in hist.best.items() if k != "epoch"}
+        elif split != "train":
             outcome.scores[split] = tm.score(examples)
     tm.features.caching = False
     tm.features.cache.clear()
@@ -548,7 +556,7 @@ def load(path: str | os.PathLike) -> TaskModel:
     tm = TaskModel(embedder, cfg, labels, scale)
     try:
         tm.head.load_state_dict(read_weights(folder, HEAD_WEIGHTS))
-    except Exception as e:  # a missing or mismatched tensor: safetensors and torch differ
+    except (OSError, RuntimeError, SafetensorError) as e:  # missing, damaged or mismatched
         raise ModelError(f"{folder / HEAD_WEIGHTS}: cannot be read ({e})") from None
     tm.module.eval()
     return tm
