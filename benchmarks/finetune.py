@@ -23,7 +23,7 @@ import time
 
 
 def sst2_phrases(n: int):
-    from ctxembed.finetune.data import TASKS
+    from ctxembed.train.tasks import TASKS
 
     train = TASKS["sst2"].read()["train"][:n]
     return train, [" ".join(e.texts[0]) for e in train], [e.label for e in train]
@@ -31,8 +31,8 @@ def sst2_phrases(n: int):
 
 def run_ctxembed(args) -> float:
     import ctxembed
-    from ctxembed.finetune.data import TASKS
     from ctxembed.finetune.tuned import TuneConfig, fit
+    from ctxembed.train.tasks import TASKS
 
     splits = TASKS["sst2"].read()
     data = {"train": splits["train"], "dev": splits["dev"][:32]}

@@ -105,11 +105,62 @@ def finetune_value(run: str, col: Col) -> float | None:
     return rec.get(col.metric)
 
 
+def spread(mean: float, std: float | None, digits: int) -> str:
+    """``mean ± std`` (over seeds) where there is a spread, else the mean."""
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std else "")
+
+
+def cvt_value(rows: dict[str, Any], key: str, col: Col) -> str | None:
+    """benchmarks/cvt.py's table: ``col.task`` a method (or ``gain``), ``col.metric`` a split."""
+    row = rows.get(key)
+    if row is None:
+        return None
+    if col.task == "gain":
+        return f"{row[f'gain_{col.metric}']:+.{col.digits}f}"
+    if col.task == "n_train":
+        return f"{row['n_train']:,}"
+    if col.metric.startswith("curve"):  # seed 0's dev score after each round
+        curve = row[col.task].get("curve", [])
+        i = int(col.metric[5:])
+        return f"{curve[i]:.{col.digits}f}" if i < len(curve) else None
+    m = row[col.task]
+    return spread(m[f"{col.metric}_mean"], m[f"{col.metric}_std"], col.digits)
+
+
+def topics_value(data: dict[str, Any], model: str, col: Col) -> str | None:
+    """benchmarks/topics.py's results: a model's mean (± spread over seeds) of a measure;
+    ``published:NAME`` reads the published NPMI and diversity."""
+    ds = data[col.dataset]
+    if model.startswith("published:"):
+        pub = data["published"][col.dataset].get(model.split(":")[1])
+        i = {"npmi": 0, "diversity": 1}.get(col.metric)
+        return None if pub is None or i is None else f"{pub[i]:.{col.digits}f}"
+    if col.metric.startswith("seconds@"):  # one K's training time, mean over seeds
+        k = int(col.metric.split("@")[1])
+        runs = [r for r in ds["runs"].get(model, []) if r["k"] == k]
+        return f"{sum(r['seconds'] for r in runs) / len(runs):,.0f}" if runs else None
+    if model == "zeroshot":  # the held-apart check
+        v = ds.get("zeroshot", {}).get(col.metric)
+        return None if v is None else f"{v:,.{col.digits}f}"
+    m = ds["models"].get(model)
+    if m is None:
+        return None
+    if col.metric in ("n_runs", "seconds"):
+        return f"{m[col.metric]:,.{0 if col.metric == 'n_runs' else 1}f}"
+    return spread(m[col.metric], m.get(f"{col.metric}_seed_std"), col.digits)
+
+
 def render(table: Table) -> str:
     def cols(label: str) -> list[Col]:
         return table.per_row.get(label, table.cols)
 
-    if table.source == "finetune":
+    if table.source == "cvt.json":  # benchmarks/cvt.py --out
+        rows = json.loads((RESULTS / table.source).read_text())["rows"]
+        cells = [[cvt_value(rows, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
+    elif table.source.startswith("topics"):  # benchmarks/topics.py --out
+        data = json.loads((RESULTS / table.source).read_text())
+        cells = [[topics_value(data, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
+    elif table.source == "finetune":
         cells = [[finetune_value(m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
     elif table.source == "finetune-speed.json":  # benchmarks/finetune.py --out
         speed = json.loads((RESULTS / table.source).read_text())
@@ -247,7 +298,79 @@ FINETUNE_ROWS = [
     ("BERT small (WikiText-2), full", "bert-wikitext2:full"),
 ]
 
+CVT_ROWS = [
+    (f"{t} {p}%", f"{k} {p}%")
+    for t, k in (("UPOS", "upos"), ("WNUT-17", "wnut17"))
+    for p in (10, 100)
+]
+CVT_COLS = [
+    Col("labelled sentences", "n_train"),
+    Col("supervised dev", "supervised", metric="dev", digits=2),
+    Col("CVT dev", "cvt", metric="dev", digits=2),
+    Col("supervised test", "supervised", metric="test", digits=2),
+    Col("CVT test", "cvt", metric="test", digits=2),
+    Col("CVT gain, test", "gain", metric="test", digits=2),
+]
+CVT_CURVE = [
+    Col(f"{label}, after {steps}", method, metric=f"curve{i}", digits=2)
+    for method, label in (("supervised", "supervised"), ("cvt", "CVT"))
+    for i, steps in enumerate((500, 1000, 1200))
+]
+TOPIC_ROWS = [
+    ("CombinedTM, minilm-l6", "combined"),
+    ("CombinedTM, glove-6b-50d mean", "combined-glove"),
+    ("ProdLDA (no embedding)", "prodlda"),
+    ("LDA (gensim)", "lda"),
+    ("BERTopic, minilm-l6", "bertopic"),
+    ("CTM, published", "published:ctm"),
+    ("LDA, published", "published:lda"),
+    ("BERTopic, published", "published:bertopic"),
+]
+
+
+def topic_cols(ds: str) -> list[Col]:
+    return [
+        Col("NPMI", "", ds, "npmi", digits=3),
+        Col("diversity", "", ds, "diversity", digits=3),
+        Col("inverted RBO", "", ds, "inverted_rbo", digits=3),
+        Col("runs", "", ds, "n_runs"),
+        Col("s per run", "", ds, "seconds"),
+    ]
+
+
 TABLES = {
+    "cvt": Table("cvt.json", CVT_ROWS, CVT_COLS, bold=False, first="task, labels"),
+    "cvt-curve": Table(
+        "cvt.json", CVT_ROWS, CVT_CURVE, bold=False, first="dev, seed 0, labelled steps"
+    ),
+    "topics-20ng": Table("topics-20ng.json", TOPIC_ROWS, topic_cols("20ng"), bold=False),
+    "topics-bbc": Table("topics-bbc.json", TOPIC_ROWS, topic_cols("bbc"), bold=False),
+    "topics-speed": Table(
+        "topics-20ng.json",
+        [
+            (f"{label}", m)
+            for label, m in TOPIC_ROWS
+            if m in ("combined", "prodlda", "lda", "bertopic")
+        ],
+        [
+            Col("s to train, K = 50", "", "20ng", "seconds@50"),
+            Col("s per run, K = 10-50", "", "20ng", "seconds"),
+        ],
+        bold=False,
+        first="20 Newsgroups, one thread",
+    ),
+    "topics-zeroshot": Table(
+        "topics-bbc.json",
+        [("BBC News, K = 20, seed 0", "zeroshot")],
+        [
+            Col("documents held apart", "", "bbc", "n_held_apart", digits=0),
+            Col("NMI gold, CombinedTM", "", "bbc", "nmi_gold_combined", digits=3),
+            Col("NMI gold, ZeroShotTM", "", "bbc", "nmi_gold_zeroshot", digits=3),
+            Col("NMI CombinedTM vs ZeroShotTM", "", "bbc", "nmi_combined_zeroshot", digits=3),
+        ],
+        bold=False,
+        first="held-apart documents",
+    ),
     "finetune": Table("finetune", FINETUNE_ROWS, FINETUNE_COLS, first="model, mode"),
     "finetune-epochs": Table(
         "finetune",

@@ -291,8 +291,8 @@ def test_train_elmo_with_a_config_file(capsys, tmp_path, wiki_text_file):
     assert code == 1 and "--overwrite" in err
     export = ["export", "--model", str(out), "--format", "elmo-hdf5", "--overwrite", str(pub)]
     assert run(capsys, *export)[0] == 0
-    code, _, err = run(capsys, *export[:-1], str(tmp_path))
-    assert code == 1 and "did not write" in err
+    code, _, err = run(capsys, *export[:-1], str(tmp_path))  # the folder that holds the model
+    assert code == 1 and "is inside" in err
     # a published ELMo the user downloaded has the very same two files, and is still theirs
     download = tmp_path / "allennlp-elmo"
     download.mkdir()
@@ -396,11 +396,12 @@ def test_train_refuses_an_unrelated_out_before_training(capsys, tmp_path, wiki_t
     stuff.mkdir()
     (stuff / "notes.txt").write_text("mine")
     (tmp_path / "some_file").write_text("also mine")
-    for family in ("word2vec", "glove", "elmo", "context2vec", "bert", "use"):
+    for family in ("word2vec", "glove", "elmo", "context2vec", "bert", "use", "ctm", "cvt"):
         for out, message in [(stuff, "did not write"), (tmp_path / "some_file", "not a folder")]:
             # the corpus does not exist: the error is about --out, so it came first
+            data = ["--unlabeled"] if family == "cvt" else ["--corpus"]
             code, _, err = run(
-                capsys, "train", family, "--corpus", "missing.txt", "--out", str(out), "--overwrite"
+                capsys, "train", family, *data, "missing.txt", "--out", str(out), "--overwrite"
             )
             assert code == 1 and message in err, (family, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["some_file", "stuff"]

@@ -175,7 +175,9 @@ def test_an_unregistered_family_is_named(tmp_path, wiki_text_file, toy):
 def test_every_builtin_family_declares_itself_once():
     every = families()
     trainers = {n for n, f in every.items() if f.trainer is not None}
-    assert trainers == {"bert", "context2vec", "cove", "elmo", "glove", "mirror", "use", "word2vec"}
+    assert trainers == {
+        "bert", "context2vec", "cove", "ctm", "cvt", "elmo", "glove", "mirror", "use", "word2vec"
+    }  # fmt: skip
     assert {"static", "transformer"} <= set(every)
     # cli.py and families.py name no family
     for module in ("cli.py", "families.py"):

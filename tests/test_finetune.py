@@ -13,11 +13,11 @@ import torch
 import ctxembed
 from ctxembed import InputError, ModelError
 from ctxembed.cli import main
-from ctxembed.finetune import heads
-from ctxembed.finetune.data import TASKS, Example, check_splits, parse_example, read_jsonl
 from ctxembed.finetune.tuned import TaskModel, TuneConfig, fit, save
 from ctxembed.finetune.tuned import load as load_tuned
+from ctxembed.train import heads
 from ctxembed.train.loop import LoopConfig, train
+from ctxembed.train.tasks import TASKS, Example, check_splits, parse_example, read_jsonl
 
 from .contract import TOL, assert_same
 

@@ -59,6 +59,19 @@ def cmd_substitutes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    if not os.path.isdir(os.path.expanduser(args.model)):
+        raise InputError(f"{args.model}: not a folder; give one that ctxembed train ctm wrote")
+    model = load(args.model)
+    if not hasattr(model, "topics"):
+        raise InputError(
+            f"topics needs a topic model (ctxembed train ctm); {args.model} is {model.family}"
+        )
+    for k, words in enumerate(model.topics(args.n)):
+        print(f"{k}\t{' '.join(words)}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 def commands() -> list[tuple[str, object]]:
     """Commands whose handler and options live next to what they drive."""
@@ -134,6 +147,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             )
             family.trainer.add_arguments(t)
             t.set_defaults(func=family.trainer.run)
+
+    s = sub.add_parser("topics", help="the top words of each topic of a topic model")
+    s.add_argument("model", metavar="DIR", help="a folder ctxembed train ctm wrote")
+    s.add_argument("-n", type=positive, default=10, help="words per topic")
+    s.set_defaults(func=cmd_topics)
 
     s = sub.add_parser("substitutes", help="best fillers for a slot, from a context2vec model")
     s.add_argument("model")

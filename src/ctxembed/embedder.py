@@ -264,6 +264,9 @@ class Family:
     trainer: Trainer | None = None
     # format -> write(model path, output path, overwrite) -> the line to print
     exports: dict[str, Callable[[str, str, bool], str]] = field(default_factory=dict)
+    # `ctxembed predict` on a saved folder of this family without a task head (a CVT tagger,
+    # a topic model): predict(folder, JSON Lines input, batch size) -> one result per example
+    predict: Callable[[Path, str, int], list[dict]] | None = None
 
 
 def write_manifest(folder: Path, family: str, config: dict[str, Any], **extra: Any) -> None:
@@ -308,6 +311,35 @@ def write_words(path: Path, words: Sequence[str]) -> None:
 
 def read_words(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def write_model(
+    folder: Path,
+    family: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    lists: dict[str, Sequence[str]] | None = None,
+    **extra: Any,
+) -> None:
+    """The usual saved folder, into ``folder`` (an ``atomic_dir``): the weights, word lists
+    (file name -> words) and the manifest."""
+    write_weights(folder, state)
+    for name, words in (lists or {}).items():
+        write_words(folder / name, words)
+    write_manifest(folder, family, config, **extra)
+
+
+def read_model(
+    path: Path, what: str, build: Callable[[dict[str, Any]], Any], *lists: str
+) -> tuple[Any, dict[str, Any], list[list[str]]]:
+    """What ``write_model`` wrote: the module ``build(config)`` with its weights, the
+    manifest, and the word lists named; any fault is one ModelError naming ``what``."""
+    manifest = read_manifest(path)
+    with invalid_folder(path, what):
+        model = build(manifest["config"])
+        model.load_state_dict(read_weights(path))
+        words = [read_words(path / name) for name in lists]
+    return model, manifest, words
 
 
 @contextlib.contextmanager

@@ -349,9 +349,12 @@ def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> N
 
 
 def inside(out: Path, inputs: Sequence[Path]) -> None:
-    """Refuse an output that is an input, or lies inside an input folder."""
+    """Refuse an output that is an input, lies inside an input folder, or holds an input
+    (replacing the output folder would delete it)."""
     real = out.expanduser().resolve()
     for i in inputs:
         src = i.expanduser().resolve()
         if i.exists() and (real == src or (src.is_dir() and real.is_relative_to(src))):
             raise InputError(f"{out} is (inside) the input {i}: write somewhere else")
+        if i.exists() and src.is_relative_to(real):
+            raise InputError(f"the input {i} is inside {out}: write somewhere else")

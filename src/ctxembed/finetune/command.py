@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError, require
 from ..options import count, fraction, overwrite, positive, positive_float
-from .data import KINDS, TASKS, read_jsonl
+from ..train.tasks import KINDS, TASKS, read_jsonl
 
 HELP = "train a task head on any model, frozen or fully fine-tuned"
 DESCRIPTION = (
@@ -152,11 +152,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- predict -------------------------------------------------------------------------------
-PREDICT_HELP = "run a fine-tuned model's head over a JSON Lines file"
+PREDICT_HELP = "run a fine-tuned model's head, a CVT tagger or a topic model over JSON Lines"
 
 
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="DIR", help="a folder ctxembed finetune wrote")
+    p.add_argument(
+        "model", metavar="DIR", help="a folder ctxembed finetune (or train cvt / ctm) wrote"
+    )
     p.add_argument("input", help="JSON Lines, one example per line (labels not needed)")
     p.add_argument(
         "output",
@@ -166,16 +168,33 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     overwrite(p, "an existing OUTPUT file")
 
 
+def predictions(folder: Path, path: str, batch_size: int) -> list[dict]:
+    """A tuned folder's head, or the prediction of a family that has one of its own (a CVT
+    tagger's tags, a topic model's document-topic distributions)."""
+    from ..embedder import read_manifest
+    from ..families import families
+    from ..io import MANIFEST
+    from .tuned import HEAD_CONFIG, load
+
+    if not folder.is_dir():
+        raise InputError(
+            f"{folder}: no such folder; give one that ctxembed finetune, train cvt or train ctm wrote"
+        )
+    if not (folder / HEAD_CONFIG).is_file() and (folder / MANIFEST).is_file():
+        fam = families().get(read_manifest(folder)["family"])
+        if fam is not None and fam.predict is not None:
+            return fam.predict(folder, path, batch_size)
+    tm = load(folder)
+    return tm.predict(read_jsonl(path, tm.cfg.kind, labelled=False), batch_size)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from ..io import atomic_file, check_out_file
-    from .tuned import load
 
     to_stdout = args.output == "-"
     if not to_stdout:  # never into the model's folder or over the input
         check_out_file(Path(args.output), args.overwrite, [Path(args.input), Path(args.model)])
-    tm = load(args.model)
-    examples = read_jsonl(args.input, tm.cfg.kind, labelled=False)
-    results = tm.predict(examples, args.batch_size)
+    results = predictions(Path(args.model).expanduser(), args.input, args.batch_size)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if to_stdout:
         sys.stdout.write(lines)

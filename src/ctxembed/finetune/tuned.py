@@ -32,19 +32,20 @@ from ..embedder import Embedder, read_weights, write_weights
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
 from ..text.words import Doc
-from ..train.loop import LoopConfig, train
-from .data import METRICS, Example, check_splits
-from .heads import (
+from ..train.heads import (
     CRF,
     BiLSTM,
     LayerMix,
     accuracy,
     correlations,
     entity_scores,
+    is_bio,
     mlp,
     span_scores,
     squad_scores,
 )
+from ..train.loop import LoopConfig, train
+from ..train.tasks import METRICS, Example, check_splits
 
 HEAD_CONFIG = "head.json"
 HEAD_WEIGHTS = "head.safetensors"
@@ -273,7 +274,7 @@ class TaskModel:
     def metric(self) -> str:
         """What early stopping selects by on dev: entity F1 for BIO tags, else the kind's."""
         return (
-            "f1" if self.cfg.kind == "tag" and _bio(self.labels or []) else METRICS[self.cfg.kind]
+            "f1" if self.cfg.kind == "tag" and is_bio(self.labels or []) else METRICS[self.cfg.kind]
         )
 
     # loss ------------------------------------------------------------------------------
@@ -386,13 +387,6 @@ def _mask(lengths: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     return (
         torch.arange(scores.shape[1], device=scores.device)[None]
         < lengths.to(scores.device)[:, None]
-    )
-
-
-def _bio(labels: list[str]) -> bool:
-    """Tags in BIO (or IOB2) form: entity F1 is the metric, not per-word accuracy."""
-    return any(t.startswith(("B-", "I-")) for t in labels) and all(
-        t == "O" or t[:2] in ("B-", "I-") for t in labels
     )
 
 

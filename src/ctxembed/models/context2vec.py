@@ -35,13 +35,8 @@ from ..embedder import (
     Embedder,
     Family,
     Trainer,
-    invalid_folder,
-    read_manifest,
-    read_weights,
-    read_words,
-    write_manifest,
-    write_weights,
-    write_words,
+    read_model,
+    write_model,
 )
 from ..errors import InputError, ModelError, OutOfVocabularyError
 from ..io import atomic_dir
@@ -250,17 +245,14 @@ class Context2VecEmbedder(Embedder):
     # folders --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            write_weights(tmp, self.model.state_dict())
-            write_words(tmp / "vocab.txt", self.vocab)
-            write_manifest(tmp, self.family, asdict(self.cfg))
+            state = self.model.state_dict()
+            write_model(tmp, self.family, asdict(self.cfg), state, {"vocab.txt": self.vocab})
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> Context2VecEmbedder:
-        manifest = read_manifest(path)
-        with invalid_folder(path, "context2vec"):
-            model = Context2Vec(Context2VecConfig.from_dict(manifest["config"]))
-            model.load_state_dict(read_weights(path))
-            vocab = read_words(path / "vocab.txt")
+        model, _, (vocab,) = read_model(
+            path, "context2vec", lambda c: Context2Vec(Context2VecConfig.from_dict(c)), "vocab.txt"
+        )
         if len(vocab) != model.cfg.vocab_size:
             raise ModelError(
                 f"{path}: vocab.txt has {len(vocab)} words, the model {model.cfg.vocab_size}"

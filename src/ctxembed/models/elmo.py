@@ -42,9 +42,7 @@ from ..embedder import (
     read_manifest,
     read_weights,
     read_words,
-    write_manifest,
-    write_weights,
-    write_words,
+    write_model,
 )
 from ..errors import InputError, require
 from ..io import atomic_dir
@@ -357,9 +355,8 @@ class ElmoEmbedder(Embedder):
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            write_weights(tmp, self.model.state_dict())
-            write_words(tmp / "vocab.txt", self.vocab)
-            write_manifest(tmp, self.family, self.cfg.to_dict(), window=self.window)
+            state, lists = self.model.state_dict(), {"vocab.txt": self.vocab}
+            write_model(tmp, self.family, self.cfg.to_dict(), state, lists, window=self.window)
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> ElmoEmbedder:

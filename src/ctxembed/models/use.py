@@ -52,13 +52,8 @@ from ..embedder import (
     Embedder,
     Family,
     Trainer,
-    invalid_folder,
-    read_manifest,
-    read_weights,
-    read_words,
-    write_manifest,
-    write_weights,
-    write_words,
+    read_model,
+    write_model,
 )
 from ..errors import InputError
 from ..io import atomic_dir, read_lines
@@ -260,17 +255,14 @@ class UseEmbedder(Embedder):
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            write_weights(tmp, self.encoder.state_dict())
-            write_words(tmp / "vocab.txt", self.vocab)
-            write_manifest(tmp, self.family, asdict(self.cfg))
+            state = self.encoder.state_dict()
+            write_model(tmp, self.family, asdict(self.cfg), state, {"vocab.txt": self.vocab})
 
     @classmethod
     def from_folder(cls, path: Path, **options: Any) -> UseEmbedder:
-        manifest = read_manifest(path)
-        with invalid_folder(path, "USE"):
-            encoder = SentenceEncoder(UseConfig.from_dict(manifest["config"]))
-            encoder.load_state_dict(read_weights(path))
-            vocab = read_words(path / "vocab.txt")
+        encoder, _, (vocab,) = read_model(
+            path, "USE", lambda c: SentenceEncoder(UseConfig.from_dict(c)), "vocab.txt"
+        )
         return cls(encoder, vocab)
 
 

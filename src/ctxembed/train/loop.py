@@ -163,11 +163,13 @@ def train(
     desc: str = "training",
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     data: dict[str, Any] | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> History:
     """``batches``: a sequence walked in a seeded order each epoch, or a sized callable giving
     each epoch's batches in their order. ``data``: what the checkpoint must have been made
     with (``resume_key`` of the training config, data sizes) beyond the number of batches and
-    the seed; a resume with anything else is refused."""
+    the seed; a resume with anything else is refused. ``after_step`` runs after every
+    optimizer step (an average of the weights, kept in ``model`` so checkpoints carry it)."""
     history = History()
     per_epoch = callable(batches)
     n_batches = len(batches)  # type: ignore[arg-type]
@@ -244,6 +246,8 @@ def train(
                 opt.step()
             if scheduler is not None:
                 scheduler.step()
+            if after_step is not None:
+                after_step()
             step += 1
             b += 1
             history.losses.append(float(loss.detach()))

@@ -125,6 +125,13 @@ def accuracy(gold: list, pred: list) -> float:
     return 100 * sum(g == p for g, p in zip(gold, pred, strict=True)) / max(len(gold), 1)
 
 
+def is_bio(labels: list[str]) -> bool:
+    """Tags in BIO (or IOB2) form: entity F1 is the metric, not per-word accuracy."""
+    return any(t.startswith(("B-", "I-")) for t in labels) and all(
+        t == "O" or t[:2] in ("B-", "I-") for t in labels
+    )
+
+
 def correlations(gold: list[float], pred: list[float]) -> dict[str, float]:
     from scipy.stats import pearsonr, spearmanr
 
