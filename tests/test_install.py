@@ -115,7 +115,9 @@ def test_wheel_ships_every_data_file(wheel):
     }
     assert "ctxembed/data/README.md" in shipped and shipped <= names
     assert not any(n.startswith(("data/", "tests/", "runs/")) or "__pycache__" in n for n in names)
-    assert wheel.stat().st_size < 30e6  # the data is ~21 MB (20 Newsgroups 8.4); more: something else
+    assert (
+        wheel.stat().st_size < 30e6
+    )  # the data is ~21 MB (20 Newsgroups 8.4); more: something else
 
 
 @pytest.mark.slow
