@@ -32,6 +32,7 @@ from ..embedder import Embedder, read_weights, write_weights
 from ..errors import InputError, ModelError
 from ..io import atomic_dir
 from ..text.words import Doc
+from ..train.corpus import length_groups
 from ..train.heads import (
     CRF,
     BiLSTM,
@@ -393,8 +394,7 @@ def _mask(lengths: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
 # -- training ------------------------------------------------------------------------------
 def batches_by_length(examples: list[Example], size: int) -> list[list[int]]:
     """Indices in batches of similar length (little padding); the loop shuffles their order."""
-    order = sorted(range(len(examples)), key=lambda i: (sum(map(len, examples[i].texts)), i))
-    return [order[b : b + size] for b in range(0, len(order), size)]
+    return length_groups([sum(map(len, e.texts)) for e in examples], size)
 
 
 def optimizer(tm: TaskModel) -> torch.optim.Optimizer:

@@ -202,10 +202,6 @@ class CTMModel(Embedder):
         top = torch.argsort(self.model.beta.detach(), 1, descending=True)[:, :n]
         return [[self.vocab[i] for i in row] for row in top.tolist()]
 
-    def bows(self, texts: Sequence[str]) -> torch.Tensor:
-        counts = vectorizer(self.vocab).transform(list(texts))
-        return torch.from_numpy(counts.toarray().astype(np.float32))
-
     def doc_topics(
         self,
         texts: Sequence[str],
@@ -228,9 +224,11 @@ class CTMModel(Embedder):
                     f"embeddings of shape {embeddings.shape} for {len(texts)} texts: this model "
                     f"reads {self.cfg.embed_dim}-d vectors of its encoder {self.cfg.encoder!r}"
                 )
+        # counted once for all texts (sparse), each batch made dense when it is read
+        counts = vectorizer(self.vocab).transform(texts).tocsr().astype(np.float32)
         out = []
         for b in range(0, len(texts), batch_size):
-            bow = self.bows(texts[b : b + batch_size])
+            bow = torch.from_numpy(counts[b : b + batch_size].toarray())
             emb = None if embeddings is None else torch.from_numpy(embeddings[b : b + batch_size])
             out.append(self.model.theta(bow, emb).numpy())
         return np.concatenate(out).astype(np.float32)

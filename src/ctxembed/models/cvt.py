@@ -63,7 +63,7 @@ from ..options import positive, positive_float
 from ..text.windows import batches as embed_batches
 from ..text.words import Doc
 from ..train import options
-from ..train.corpus import Corpus, Encoded, sentences
+from ..train.corpus import Corpus, Encoded, length_groups, sentences
 from ..train.heads import accuracy, entity_scores, is_bio
 from ..train.loop import History, LoopConfig, train
 from ..train.tasks import TASKS, Example, check_splits, read_jsonl
@@ -471,9 +471,9 @@ def train_cvt(
     model = Training(tagger)
 
     lab_batches = [
-        [lab[i] for i in g] for g in _length_groups([len(e.texts[0]) for e in lab], cfg.batch_size)
+        [lab[i] for i in g] for g in length_groups([len(e.texts[0]) for e in lab], cfg.batch_size)
     ]
-    un_groups = _length_groups(list(rows.lengths), cfg.batch_size) if rows is not None else []
+    un_groups = length_groups(list(rows.lengths), cfg.batch_size) if rows is not None else []
 
     class Rounds:
         """Round ``r`` (an epoch of the loop): ``eval_every`` labelled batches, each followed
@@ -566,11 +566,6 @@ def check_word_vectors(pretrained: Any, cfg: CVTConfig) -> None:
             f"--word-vectors: {pretrained.dim}-d vectors for a {cfg.word_dim}-d word "
             "embedding: give vectors of the config's word_dim, or none"
         )
-
-
-def _length_groups(lengths: list[int], size: int) -> list[list[int]]:
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    return [order[b : b + size] for b in range(0, len(order), size)]
 
 
 def _cycle(n: int, k: int, seed: int) -> int:

@@ -165,6 +165,12 @@ def _map(path: Path, dtype, shape: tuple[int, ...]) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r").reshape(shape)
 
 
+def length_groups(lengths: Sequence[int], size: int) -> list[list[int]]:
+    """Indices in groups of ``size`` by length (ties in input order): little padding per batch."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[b : b + size] for b in range(0, len(order), size)]
+
+
 class Batches(Sequence):
     """Batches of rows sorted by length, each built by ``make(indices)`` when asked for.
 
