@@ -1,8 +1,9 @@
-"""Shared helpers for the benchmark scripts: real sentences and a timer."""
+"""Shared helpers for the benchmark scripts: real sentences, a timer, results files."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import time
 from collections.abc import Callable
@@ -38,3 +39,10 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def write_json(path: Path, data: object) -> None:
+    """A results file, written whole or not at all (temporary file, then rename)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)

@@ -160,6 +160,15 @@ def render(table: Table) -> str:
     elif table.source.startswith("topics"):  # benchmarks/topics.py --out
         data = json.loads((RESULTS / table.source).read_text())
         cells = [[topics_value(data, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
+    elif table.source in ("senses.json", "serve-load.json"):  # {"rows"|"runs": {key: {metric}}}
+        data = json.loads((RESULTS / table.source).read_text())
+        rows = data.get("rows") or data["runs"]
+        rows = {**rows, **{k: {"rps": v} for k, v in data.items() if k.startswith("library_")}}
+        cells = [
+            [rows.get(m, {}).get(c.metric) if c.task != "ratio" else data["ratios"].get(c.metric)
+             for c in cols(lab)]
+            for lab, m, *_ in table.rows
+        ]  # fmt: skip
     elif table.source == "finetune":
         cells = [[finetune_value(m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
     elif table.source == "finetune-speed.json":  # benchmarks/finetune.py --out
@@ -338,7 +347,96 @@ def topic_cols(ds: str) -> list[Col]:
     ]
 
 
+SENSE_COLS = [
+    Col("purity", "", metric="purity", digits=3),
+    Col("ARI", "", metric="ari", digits=3),
+    Col("senses found (mean)", "", metric="senses", digits=2),
+    Col("words split (of 20)", "", metric="words_with_several", digits=0),
+    Col("majority share", "", metric="majority", digits=3),
+]
+LOAD_COLS = [
+    Col("requests/s", "", metric="rps", digits=1),
+    Col("p50 ms", "", metric="p50_ms", digits=0),
+    Col("p99 ms", "", metric="p99_ms", digits=0),
+    Col("failed", "", metric="failed", digits=0),
+    Col("cores the clients took", "", metric="client_cores", digits=2),
+]
+
+
+def load_rows(server: str, route: str) -> list[tuple[str, str]]:
+    return [(f"{server} {route}, clients: {n}", f"{server} {route} c={n}") for n in (1, 8, 32, 128)]
+
+
 TABLES = {
+    "senses": Table(
+        "senses.json",
+        [
+            ("minilm-l6, silhouette", "minilm-l6/silhouette"),
+            ("minilm-l6, HDBSCAN", "minilm-l6/hdbscan"),
+            ("glove-6b-50d, silhouette", "glove-6b-50d/silhouette"),
+            ("glove-6b-50d, HDBSCAN", "glove-6b-50d/hdbscan"),
+        ],
+        SENSE_COLS,
+        bold=False,
+        first="CoarseWSD-20 test, 20 words",
+    ),
+    "serve-ratios": Table(
+        "serve-load.json",
+        [("ctxembed serve, minilm-l6", "-")],
+        [
+            Col(
+                "/v1/words ÷ embed_words, 32 clients",
+                "ratio",
+                metric="words_vs_library_c32",
+                digits=2,
+            ),
+            Col(
+                "/v1/embeddings ÷ embed_sentences, 32 clients",
+                "ratio",
+                metric="embeddings_vs_library_c32",
+                digits=2,
+            ),
+            Col(
+                "requests/s ÷ Infinity, 8 clients",
+                "ratio",
+                metric="embeddings_vs_infinity_rps_c8",
+                digits=2,
+            ),
+            Col(
+                "requests/s ÷ Infinity, 32 clients",
+                "ratio",
+                metric="embeddings_vs_infinity_rps_c32",
+                digits=2,
+            ),
+            Col(
+                "p99 ÷ Infinity's, 8 clients",
+                "ratio",
+                metric="embeddings_vs_infinity_p99_c8",
+                digits=2,
+            ),
+            Col(
+                "p99 ÷ Infinity's, 32 clients",
+                "ratio",
+                metric="embeddings_vs_infinity_p99_c32",
+                digits=2,
+            ),
+        ],
+        bold=False,
+        first="ratio",
+    ),
+    "serve-load": Table(
+        "serve-load.json",
+        [
+            ("library embed_words, one process, texts/s", "library_words_per_s"),
+            ("library embed_sentences, one process, texts/s", "library_sentences_per_s"),
+        ]
+        + load_rows("ctxembed", "/v1/words")
+        + load_rows("ctxembed", "/v1/embeddings")
+        + load_rows("infinity", "/embeddings"),
+        LOAD_COLS,
+        bold=False,
+        first="server, route, clients",
+    ),
     "cvt": Table("cvt.json", CVT_ROWS, CVT_COLS, bold=False, first="task, labels"),
     "cvt-curve": Table(
         "cvt.json", CVT_ROWS, CVT_CURVE, bold=False, first="dev, seed 0, labelled steps"

@@ -75,9 +75,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 def commands() -> list[tuple[str, object]]:
     """Commands whose handler and options live next to what they drive."""
-    from . import compare, embedfile
+    from . import compare, embedfile, senses
     from .eval import command as bench
     from .finetune import command as finetune
+    from .serve import command as serve
 
     predict = argparse.Namespace(
         HELP=finetune.PREDICT_HELP,
@@ -90,6 +91,8 @@ def commands() -> list[tuple[str, object]]:
         ("bench", bench),
         ("finetune", finetune),
         ("predict", predict),
+        ("senses", senses),
+        ("serve", serve),
     ]
 
 

@@ -210,6 +210,11 @@ class Embedder(ABC):
         res = self.embed_words(texts, layers=layers, batch_size=batch_size, progress=progress)
         return np.stack([r.vectors.mean(0) if pooling == "mean" else r.vectors.max(0) for r in res])
 
+    def token_counts(self, texts: Texts) -> list[np.ndarray]:
+        """Per text, how many model tokens each word takes: subwords for a transformer, 1
+        for word-level models. What a server's token budget and input limit count."""
+        return [np.ones(len(d.words), dtype=np.int64) for d in prepare(texts)]
+
     # -- fine-tuning: families whose weights can be trained through implement both ----------
     def tunable(self) -> Any:
         """The ``torch.nn.Module`` whose weights full fine-tuning trains, or None where the

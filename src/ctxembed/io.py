@@ -12,6 +12,7 @@ import signal
 import tempfile
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -50,15 +51,22 @@ def read_lines(
     another name), not a traceback from deep inside.
     """
     with open_bytes(path) as f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    f"{name or path}, line {n}: not valid UTF-8 (byte {raw[e.start]:#04x} at column "
-                    f"{e.start + 1}); convert the file, e.g. `iconv -f latin1 -t utf-8`"
-                ) from None
-            yield n, line.rstrip("\r\n")
+        n = 0
+        try:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(
+                        f"{name or path}, line {n}: not valid UTF-8 (byte {raw[e.start]:#04x} at "
+                        f"column {e.start + 1}); convert the file, e.g. `iconv -f latin1 -t utf-8`"
+                    ) from None
+                yield n, line.rstrip("\r\n")
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+            raise InputError(
+                f"{name or path}: not a valid gzip file after line {n} ({e}); a .gz name needs "
+                "gzip content: rename a plain text file, or copy the file again if it was cut"
+            ) from None
 
 
 def _umask() -> int:
@@ -343,6 +351,12 @@ def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> N
     out = Path(out).expanduser()  # as atomic_file writes it: "~/x" is checked where it lands
     if out.is_dir():
         raise InputError(f"{out} is a folder: name a file to write")
+    parent = out.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise InputError(f"cannot write {out}: {parent} {what}; create the folder first")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {out}: the folder {parent} is not writable")
     inside(out, inputs)
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists: pass --overwrite to replace it, or choose another name")

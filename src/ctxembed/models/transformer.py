@@ -270,6 +270,10 @@ class TransformerEmbedder(Embedder):
             starts.append(np.r_[first, len(w)])
         return ids, starts
 
+    def token_counts(self, texts) -> list[np.ndarray]:
+        _, starts = self._word_token_ids(prepare(texts))
+        return [np.diff(b) for b in starts]
+
     def _embed_docs(self, docs, layers, pooling, batch_size, progress):
         ids, starts = self._word_token_ids(docs)
         encoded = self._encode(ids, layers, self.max_length, batch_size, progress)
