@@ -160,9 +160,11 @@ def render(table: Table) -> str:
     elif table.source.startswith("topics"):  # benchmarks/topics.py --out
         data = json.loads((RESULTS / table.source).read_text())
         cells = [[topics_value(data, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
-    elif table.source in ("senses.json", "serve-load.json"):  # {"rows"|"runs": {key: {metric}}}
-        data = json.loads((RESULTS / table.source).read_text())
-        rows = data.get("rows") or data["runs"]
+    elif table.source in (
+        "senses.json", "serve-load.json", "distill.json", "quantized.json", "distill-sif.json"
+    ):  # fmt: skip
+        data = json.loads((RESULTS / table.source).read_text())  # {rows|runs|models: {key: ..}}
+        rows = data.get("rows") or data.get("runs") or data["models"]
         rows = {**rows, **{k: {"rps": v} for k, v in data.items() if k.startswith("library_")}}
         cells = [
             [rows.get(m, {}).get(c.metric) if c.task != "ratio" else data["ratios"].get(c.metric)
@@ -367,7 +369,57 @@ def load_rows(server: str, route: str) -> list[tuple[str, str]]:
     return [(f"{server} {route}, clients: {n}", f"{server} {route} c={n}") for n in (1, 8, 32, 128)]
 
 
+DISTILL_COLS = [
+    Col("STS-B dev", "", metric="stsb-dev", digits=1),
+    Col("SICK-R", "", metric="sick-r", digits=1),
+    Col("classification, mean of 6", "", metric="classify_mean", digits=1),
+    Col("vs teacher (points)", "", metric="classify_vs_teacher", digits=1),
+    Col("sentences/s", "", metric="sentences_per_s", digits=0),
+    Col("x teacher's speed", "", metric="speed_vs_teacher", digits=1),
+]
+
 TABLES = {
+    "distill-sif": Table(
+        "distill-sif.json",
+        [
+            (f"{rows}, a = {a}", f"{rows}, a={a}")
+            for rows in ("raw rows", "unit rows")
+            for a in ("0.001", "0.0001", "1e-05")
+        ],
+        [Col("STS-B train", "", metric="stsb-train", digits=2)],
+        bold=False,
+        first="teacher rows before PCA, SIF's a",
+    ),
+    "quantized": Table(
+        "quantized.json",
+        [
+            ("fp32 (torch)", "fp32"),
+            ("int8, every Linear", "int8"),
+            ("int8, feed-forward output fp32", "int8-ffn-fp32"),
+        ],
+        [
+            Col("words/s", "", metric="words_per_s", digits=0),
+            Col("x fp32", "", metric="speedup", digits=2),
+            Col("word-vector cosine to fp32, mean", "", metric="cosine_mean", digits=3),
+            Col("1st pct", "", metric="cosine_p1", digits=3),
+            Col("min", "", metric="cosine_min", digits=3),
+            Col("STS-B dev", "", metric="stsb-dev", digits=1),
+            Col("STS-B dev change", "", metric="stsb-dev_delta", digits=1),
+        ],
+        bold=False,
+        first="minilm-l6",
+    ),
+    "distill": Table(
+        "distill.json",
+        [
+            ("minilm-l6 (teacher)", "minilm-l6"),
+            ("distilled minilm-l6, 256-d (ours)", "distilled"),
+            ("model2vec distill of minilm-l6, 256-d (peer)", "model2vec (peer)"),
+            ("glove-6b-50d, mean of words", "glove-6b-50d"),
+        ],
+        DISTILL_COLS,
+        bold=False,
+    ),
     "senses": Table(
         "senses.json",
         [

@@ -176,7 +176,8 @@ def test_every_builtin_family_declares_itself_once():
     every = families()
     trainers = {n for n, f in every.items() if f.trainer is not None}
     assert trainers == {
-        "bert", "context2vec", "cove", "ctm", "cvt", "elmo", "glove", "mirror", "use", "word2vec"
+        "bert", "context2vec", "cove", "ctm", "cvt", "distilled", "elmo", "glove", "mirror", "use",
+        "word2vec",
     }  # fmt: skip
     assert {"static", "transformer"} <= set(every)
     # cli.py and families.py name no family

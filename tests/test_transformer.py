@@ -139,3 +139,32 @@ def test_loads_a_plain_hugging_face_folder(minilm, tmp_path):
     (b,) = minilm.embed_words(["river bank"])
     assert_same(a.vectors, b.vectors)
     assert plain.normalize is False  # no sentence-transformers config there
+
+
+def test_int8_stays_close_to_fp32_and_saves_its_recipe(minilm, tmp_path):
+    texts = ["I went to the bank to deposit money.", "We fished from the grassy bank."]
+    fp32 = minilm.embed_words(texts)
+    for recipe in ("int8", "int8-ffn-fp32"):
+        q = ctxembed.load("minilm-l6", quantize=recipe)
+        got = q.embed_words(texts)
+        for a, b in zip(fp32, got, strict=True):
+            cos = (a.vectors * b.vectors).sum(1) / (
+                np.linalg.norm(a.vectors, axis=1) * np.linalg.norm(b.vectors, axis=1)
+            )
+            assert cos.min() > 0.9 and np.abs(a.vectors - b.vectors).max() > 1e-4  # changed
+        assert q.tunable() is None  # int8 weights are not trained through
+        q.save(tmp_path / recipe)
+        again = ctxembed.load(tmp_path / recipe)
+        assert again.quantize == recipe
+        assert_same(again.embed_words(texts)[0].vectors, got[0].vectors)
+    with pytest.raises(ctxembed.InputError, match="quantize='int4'"):
+        ctxembed.load("minilm-l6", quantize="int4")
+
+
+class TestInt8Contract(EmbedderContract):
+    """Dynamic int8 scales activations per forward pass: each window runs alone, so batch
+    mates still do not matter."""
+
+    @pytest.fixture(scope="class")
+    def embedder(self):
+        return ctxembed.load("minilm-l6", quantize="int8")

@@ -78,6 +78,7 @@ def commands() -> list[tuple[str, object]]:
     from . import compare, embedfile, senses
     from .eval import command as bench
     from .finetune import command as finetune
+    from .models import distilled
     from .serve import command as serve
 
     predict = argparse.Namespace(
@@ -92,6 +93,7 @@ def commands() -> list[tuple[str, object]]:
         ("finetune", finetune),
         ("predict", predict),
         ("senses", senses),
+        ("distill", distilled),
         ("serve", serve),
     ]
 

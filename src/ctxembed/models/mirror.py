@@ -143,6 +143,11 @@ def train_mirror(
         raise InputError(f"Mirror-BERT needs a transformer encoder; got {base.family}")
     items = training_strings(corpus, cfg)
     torch.manual_seed(cfg.seed)
+    if getattr(base, "quantize", None) is not None:
+        raise InputError(
+            f"the base model was loaded with quantize={base.quantize!r}: int8 weights cannot be "
+            "trained; give the fp32 model (load it without quantize)"
+        )
     model = copy.deepcopy(base.model)
     for m in model.modules():  # the paper's dropout rate, whatever the base was saved with
         if isinstance(m, torch.nn.Dropout):

@@ -46,13 +46,20 @@ class TransformerEmbedder(Embedder):
         max_length: int | None = None,
         sentence_max_length: int | None = None,
         device: str | torch.device = "cpu",
+        quantize: str | None = None,
     ):
         if sentence_pooling not in SENTENCE_POOLING:
             raise InputError(
                 f"sentence_pooling={sentence_pooling!r}: use one of {SENTENCE_POOLING}"
             )
         self.device = _device(device)
-        self.model = model.to(self.device).eval()
+        if quantize not in QUANTIZE:
+            raise InputError(f"quantize={quantize!r}: use one of {', '.join(map(str, QUANTIZE))}")
+        if quantize is not None and self.device.type != "cpu":
+            raise InputError(f"quantize={quantize!r} runs on the CPU only: drop device or quantize")
+        self.quantize = quantize
+        self.source = model.to(self.device).eval()  # what save writes: the fp32 weights
+        self.model = self.source if quantize is None else int8(self.source, quantize)
         self.tokenizer = tokenizer
         cfg = model.config
         self.dim = cfg.hidden_size
@@ -167,6 +174,10 @@ class TransformerEmbedder(Embedder):
         their hidden states ``[n_sel, batch, width, dim]`` under the caller's grad mode; each
         window's subwords sit at ``len(prefix) + j - start``."""
         body_max = window - len(self._prefix) - len(self._suffix)
+        if self.quantize is not None:
+            # dynamic int8 scales activations per forward pass: one window per pass, so a
+            # text's vectors do not depend on its batch mates (and there is no padding)
+            batch_size = 1
         only_last = layers == (self.n_layers - 1,)
         p = len(self._prefix)
         for batch in batches([len(t) for t in ids], body_max, batch_size, progress):
@@ -216,14 +227,20 @@ class TransformerEmbedder(Embedder):
                         tails[i] = h[:, r, p + e - s : p + e - s + q]
         return list(zip(bodies, heads, tails, strict=True))
 
-    def tunable(self) -> torch.nn.Module:
-        return self.model
+    def tunable(self) -> torch.nn.Module | None:
+        return self.model if self.quantize is None else None
 
     def word_layers(
         self, docs: list[Doc], batch_size: int = 32, layers: tuple[int, ...] | None = None
     ) -> list[torch.Tensor]:
         """Per doc ``[n_sel, n_words, dim]`` (mean of each word's subwords), under the
         caller's grad mode: the path fine-tuning trains through."""
+        if self.quantize is not None:
+            raise ModelError(
+                f"this model was loaded with quantize={self.quantize!r}: int8 weights cannot be "
+                "trained; load it without quantize to fine-tune it, or use it frozen "
+                "(--mode frozen)"
+            )
         ids, starts = self._word_token_ids(docs)
         which = tuple(range(self.n_layers)) if layers is None else layers
         p = len(self._prefix)
@@ -306,13 +323,7 @@ class TransformerEmbedder(Embedder):
         ``mean`` averages all tokens including the special ones, as sentence-transformers
         does. Texts over the model's sentence length are windowed, never cut.
         """
-        pooling = pooling or self.sentence_pooling
-        if pooling not in SENTENCE_POOLING:
-            raise InputError(f"pooling={pooling!r}: use one of {SENTENCE_POOLING}")
-        if pooling == "cls" and not self._prefix:
-            raise InputError("pooling='cls': this tokenizer adds no leading special token")
         docs = prepare(texts)
-        spec = resolve_layers(layers, self.n_layers)
         raw = [isinstance(t, str) for t in ([texts] if isinstance(texts, str) else texts)]
         if all(raw):
             src = [texts] if isinstance(texts, str) else list(texts)
@@ -320,7 +331,30 @@ class TransformerEmbedder(Embedder):
         else:
             ids, _ = self._word_token_ids(docs)
         show = len(ids) >= 256 if progress is None else progress
-        encoded = self._encode(ids, spec.indices, self.sentence_max_length, batch_size, show)
+        return self.embed_ids(ids, pooling, layers, normalize, batch_size, show)
+
+    def embed_ids(
+        self,
+        ids: list[list[int]],
+        pooling: str | None = None,
+        layers: int | list[int] | str = -1,
+        normalize: bool | None = None,
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """``embed_sentences`` of texts given as subword ids (without special tokens: they
+        are added), ``[n, dim]``: what a distilled token table is made of."""
+        n = len(self.tokenizer)
+        for k, row in enumerate(ids):
+            if not row or not all(isinstance(i, int | np.integer) and 0 <= i < n for i in row):
+                raise InputError(f"ids {k}: give a non-empty list of token ids in 0..{n - 1}")
+        pooling = pooling or self.sentence_pooling
+        if pooling not in SENTENCE_POOLING:
+            raise InputError(f"pooling={pooling!r}: use one of {SENTENCE_POOLING}")
+        if pooling == "cls" and not self._prefix:
+            raise InputError("pooling='cls': this tokenizer adds no leading special token")
+        spec = resolve_layers(layers, self.n_layers)
+        encoded = self._encode(ids, spec.indices, self.sentence_max_length, batch_size, progress)
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         for i, (body, head, tail) in enumerate(encoded):
             toks = spec.combine(np.concatenate([head, body, tail], axis=1))
@@ -341,13 +375,47 @@ class TransformerEmbedder(Embedder):
             "normalize": self.normalize,
             "max_length": self.max_length,
             "sentence_max_length": self.sentence_max_length,
+            "quantize": self.quantize,
         }
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
-            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.source.save_pretrained(tmp, safe_serialization=True)
             self.tokenizer.save_pretrained(tmp)
             write_manifest(tmp, self.family, self.config())
+
+
+# None: fp32. int8: dynamic int8 (weights per output channel, activations per pass) in every
+# Linear layer. int8-ffn-fp32: the same, but each layer's feed-forward output projection stays
+# fp32 (its inputs, after GELU, are the hardest to quantize; benchmarks/quantized.py).
+QUANTIZE = (None, "int8", "int8-ffn-fp32")
+
+
+def int8(model: torch.nn.Module, recipe: str) -> torch.nn.Module:
+    """A copy of ``model`` with its Linear layers quantized dynamically to int8 (per-channel
+    weights): about twice the speed on CPU; the deterministic recipe, so a folder saved with
+    ``quantize`` loads back to the same vectors."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    names = {n for n in linear if not (recipe == "int8-ffn-fp32" and _ffn_output(n))}
+    if recipe == "int8-ffn-fp32" and len(names) == len(linear):
+        raise InputError(
+            f"quantize={recipe!r}: this model's feed-forward output layers are not named as "
+            "BERT's (layer.N.output.dense); use quantize='int8'"
+        )
+    with warnings.catch_warnings():  # torch marks its quantized tensors deprecated
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(
+            model, {name: per_channel_dynamic_qconfig for name in names}, dtype=torch.qint8
+        )
+
+
+def _ffn_output(name: str) -> bool:
+    """BERT-style ``layer.N.output.dense`` (not ``attention.output.dense``)."""
+    return name.endswith("output.dense") and not name.endswith("attention.output.dense")
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -417,7 +485,14 @@ def open_asset(root: Path, **options: Any) -> TransformerEmbedder:
 FAMILY = Family(
     "transformer",
     embedder=TransformerEmbedder,
-    load_options=("device", "max_length", "sentence_max_length", "sentence_pooling", "normalize"),
+    load_options=(
+        "device",
+        "max_length",
+        "sentence_max_length",
+        "sentence_pooling",
+        "normalize",
+        "quantize",
+    ),
     detect=lambda path: path.is_dir() and (path / "config.json").is_file(),  # Hugging Face
     open=TransformerEmbedder.from_pretrained,
 )

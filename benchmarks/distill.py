@@ -1,0 +1,143 @@
+"""Distilled encoders against their teacher: quality (STS-B dev, SICK-R, SentEval-style
+classification) and sentences per second, in one run; the peer is the ``model2vec`` package
+distilling the same teacher folder in its own venv.
+
+    python benchmarks/distill.py [--out docs/results/distill.json]
+
+The peer's venv, made once: ``python3 -m venv /work/peers/model2vec &&
+/work/peers/model2vec/bin/pip install "model2vec[distill]" torch==2.13.0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import best_of, write_json
+
+import ctxembed
+from ctxembed.assets import ASSETS
+from ctxembed.datasets import data_path, sts_pairs
+from ctxembed.eval.bench import run_bench
+from ctxembed.eval.sts import evaluate
+from ctxembed.io import read_lines
+from ctxembed.models.distilled import distill
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = Path("/work/peers/model2vec/bin/python")
+PEER_SCRIPT = """
+import json, sys, time
+import numpy as np
+from model2vec.distill import distill
+folder, out, texts_file = sys.argv[1:4]
+t0 = time.perf_counter()
+m = distill(model_name=folder, pca_dims=256, device="cpu")
+seconds = time.perf_counter() - t0
+texts = json.load(open(texts_file))
+m.encode(texts[:64])
+best = None
+for _ in range(3):
+    t0 = time.perf_counter(); vecs = m.encode(texts); dt = time.perf_counter() - t0
+    best = dt if best is None else min(best, dt)
+np.save(out, np.asarray(vecs, dtype=np.float32))
+print(json.dumps({"distill_seconds": seconds, "sentences_per_s": len(texts) / best}))
+"""
+
+
+def sts_scores(vectors: dict[str, np.ndarray], sets: dict[str, list]) -> dict[str, float]:
+    out = {}
+    for name, pairs in sets.items():
+        v = vectors[name]
+        out[name] = evaluate(v[0::2], v[1::2], [p[2] for p in pairs])["spearman"]
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--teacher", default="minilm-l6")
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--student", type=Path, default=ROOT / "runs" / "distilled-minilm-l6")
+    p.add_argument("--tasks", default="sts,classify")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+    results: dict = {"command": " ".join(["python", *sys.argv]), "models": {}}
+
+    teacher = ctxembed.load(args.teacher)
+    lines = [line for _, line in read_lines(data_path("wikitext2", "wiki.train.tokens.gz"))]
+    t0 = time.perf_counter()
+    student = distill(teacher, args.dim, [x for x in lines if x.strip()], teacher_name=args.teacher)
+    results["distill_seconds"] = time.perf_counter() - t0
+    student.save(args.student, overwrite=True)
+    print(f"distilled in {results['distill_seconds']:.0f} s -> {args.student}", flush=True)
+
+    models = {
+        args.teacher: args.teacher,
+        "distilled": str(args.student),
+        "glove-6b-50d": "glove-6b-50d",
+    }
+    bench = run_bench(list(models.values()), args.tasks, progress=False)
+    names = dict(zip(models.values(), bench.models, strict=True))
+    sets = {name: sts_pairs(name) for name in ("stsb-dev", "sick-r")}
+    speed_texts = [s for p in sets["stsb-dev"] for s in p[:2]]
+    for label, ref in models.items():
+        row: dict = {}
+        for r in bench.results:
+            if r.model != names[ref]:
+                continue
+            if r.task == "sts" and r.dataset in sets:
+                row[r.dataset] = r.metrics["spearman"]
+            if r.task == "classify":
+                row[f"classify_{r.dataset}"] = r.metrics["accuracy"]
+        accs = [v for k, v in row.items() if k.startswith("classify_")]
+        if accs:
+            row["classify_mean"] = float(np.mean(accs))
+        model = ctxembed.load(ref)
+        model.embed_sentences(speed_texts[:64])
+        secs = best_of(lambda m=model: m.embed_sentences(speed_texts), 3)
+        row["sentences_per_s"] = len(speed_texts) / secs
+        results["models"][label] = row
+        print(label, {k: round(v, 2) for k, v in row.items()}, flush=True)
+
+    if PEER.exists():
+        root = ASSETS[args.teacher].path()
+        folder = root / "model" if (root / "model" / "config.json").exists() else root
+        with tempfile.TemporaryDirectory() as tmp:
+            texts = [s for name in sets for p in sets[name] for s in p[:2]]
+            (Path(tmp) / "texts.json").write_text(json.dumps(texts))
+            (Path(tmp) / "peer.py").write_text(PEER_SCRIPT)
+            done = subprocess.run(
+                [str(PEER), str(Path(tmp) / "peer.py"), str(folder), str(Path(tmp) / "v.npy"),
+                 str(Path(tmp) / "texts.json")],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            peer = json.loads(done.stdout.strip().splitlines()[-1])
+            vecs = np.load(Path(tmp) / "v.npy")
+        at, split = 0, {}
+        for name, pairs in sets.items():
+            split[name] = vecs[at : at + 2 * len(pairs)]
+            at += 2 * len(pairs)
+        # the peer's speed was timed on all STS texts; rescaled per sentence it compares
+        results["models"]["model2vec (peer)"] = {**sts_scores(split, sets), **peer}
+        print("model2vec", results["models"]["model2vec (peer)"], flush=True)
+    else:
+        print(f"no model2vec venv at {PEER}: the peer is left out", flush=True)
+
+    rows = results["models"]
+    t = rows[args.teacher]
+    for row in rows.values():
+        row["speed_vs_teacher"] = row["sentences_per_s"] / t["sentences_per_s"]
+        if "classify_mean" in row and "classify_mean" in t:
+            row["classify_vs_teacher"] = row["classify_mean"] - t["classify_mean"]
+    if args.out:
+        write_json(args.out, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
