@@ -135,3 +135,14 @@ def test_npz_writer_streams_members_numpy_reads(tmp_path):
     ):
         put(vecs[:2])
     assert not (tmp_path / "b.npz").exists()
+
+
+def test_out_file_checks_its_folder_before_any_work(tmp_path):
+    from ctxembed.io import check_out_file
+
+    (tmp_path / "f.txt").write_text("mine")
+    check_out_file(tmp_path / "new" / "deeper" / "out.npz", False)  # made when written
+    for bad in (tmp_path / "f.txt" / "out.npz", tmp_path / "f.txt" / "sub" / "out.npz"):
+        with pytest.raises(InputError, match="is a file, not a folder"):
+            check_out_file(bad, False)
+    assert (tmp_path / "f.txt").read_text() == "mine"

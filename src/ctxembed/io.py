@@ -351,10 +351,11 @@ def check_out_file(out: Path, overwrite: bool, inputs: Sequence[Path] = ()) -> N
     out = Path(out).expanduser()  # as atomic_file writes it: "~/x" is checked where it lands
     if out.is_dir():
         raise InputError(f"{out} is a folder: name a file to write")
-    parent = out.parent
+    # checked before any work: missing folders are made when the file is written, but a file
+    # in the way or a folder we may not write to would fail only at the end
+    parent = next(p for p in (out.absolute().parent, *out.absolute().parents) if p.exists())
     if not parent.is_dir():
-        what = "is not a folder" if parent.exists() else "does not exist"
-        raise InputError(f"cannot write {out}: {parent} {what}; create the folder first")
+        raise InputError(f"cannot write {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise InputError(f"cannot write {out}: the folder {parent} is not writable")
     inside(out, inputs)

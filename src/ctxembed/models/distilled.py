@@ -192,6 +192,14 @@ def token_counts(tokenizer: Any, lines: Sequence[str], batch: int = 2048) -> np.
     return counts
 
 
+def check_teacher(teacher: Embedder) -> None:
+    if not (hasattr(teacher, "embed_ids") and hasattr(teacher, "tokenizer")):
+        raise InputError(
+            "distilling needs a transformer teacher (a Hugging Face encoder); "
+            f"got the {teacher.family} family"
+        )
+
+
 def distill(
     teacher: Embedder,
     dim: int | None = 256,
@@ -206,12 +214,8 @@ def distill(
     ``lines`` give the token frequencies for SIF (none: every token weighs the same)."""
     from sklearn.decomposition import PCA
 
-    embed_ids = getattr(teacher, "embed_ids", None)
-    tokenizer = getattr(teacher, "tokenizer", None)
-    if embed_ids is None or tokenizer is None:
-        raise InputError(
-            f"distilling needs a transformer teacher (a Hugging Face encoder); got {teacher.family}"
-        )
+    check_teacher(teacher)
+    embed_ids, tokenizer = teacher.embed_ids, teacher.tokenizer
     n = len(tokenizer)
     if not (isinstance(sif, float | int) and sif > 0):
         raise InputError(f"sif={sif!r}: give a number above 0 (SIF's a, e.g. 1e-3)")
@@ -273,8 +277,9 @@ def run(args: argparse.Namespace) -> int:
     )
     out = check_dir(args.out, args.overwrite)
     inside(out, [Path(args.teacher), *map(Path, corpus)])
-    lines = [line for path in corpus for _, line in read_lines(path) if line.strip()]
     teacher = load(args.teacher)
+    check_teacher(teacher)  # before the corpus is read
+    lines = [line for path in corpus for _, line in read_lines(path) if line.strip()]
     model = distill(
         teacher,
         None if args.no_pca else args.dim,

@@ -246,8 +246,7 @@ class Service:
                 f"{len(items)} texts in one request; this server takes at most {limit} "
                 "(--max-client-batch-size): split the list into several requests",
             )
-        prepare(items)  # names the first empty or malformed text (400)
-        counts = model.token_counts(items)
+        counts = model.token_counts(items)  # its check names the first empty or bad text (400)
         most, cut = self.settings.max_input_tokens, []
         for i, c in enumerate(counts):
             if c.sum() <= most:

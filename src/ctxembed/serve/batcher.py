@@ -149,15 +149,9 @@ class Batcher:
                 return
             # one request's texts broke the call: run each alone, so only that one fails
             for job in group:
-                self._run_alone(job)
+                self._run([job])
             return
         at = 0
         for job in group:
             job.future.set_result(list(results[at : at + len(job.texts)]))
             at += len(job.texts)
-
-    def _run_alone(self, job: Job) -> None:
-        try:
-            job.future.set_result(list(job.run(job.texts)))
-        except Exception as e:
-            job.future.set_exception(e)
