@@ -23,8 +23,9 @@ from common import best_of, write_json
 
 import ctxembed
 from ctxembed.assets import ASSETS
+from ctxembed.cli import main as cli
 from ctxembed.datasets import data_path, sts_pairs
-from ctxembed.eval.bench import run_bench
+from ctxembed.eval.bench import default_cache, run_bench
 from ctxembed.eval.sts import evaluate
 from ctxembed.io import read_lines
 from ctxembed.models.distilled import distill
@@ -63,7 +64,23 @@ def main() -> int:
     p.add_argument("--teacher", default="minilm-l6")
     p.add_argument("--dim", type=int, default=256)
     p.add_argument("--student", type=Path, default=ROOT / "runs" / "distilled-minilm-l6")
+    p.add_argument("--dan", type=Path, default=ROOT / "runs" / "dan-minilm-l6")
+    p.add_argument("--dan-epochs", type=int, default=3)
+    p.add_argument(
+        "--dan-lines",
+        type=int,
+        default=3000,
+        help="WikiText-2 train paragraphs the DAN learns from (with the STS-B and SICK train "
+        "sentences); the teacher embeds each of their sentences once",
+    )
     p.add_argument("--tasks", default="sts,classify")
+    p.add_argument(
+        "--extra",
+        nargs="*",
+        type=Path,
+        default=[ROOT / "runs" / "wikitext2-elmo", ROOT / "runs" / "wikitext2-use-dan"],
+        help="more encoders for the frontier (STS and speed only); missing folders are skipped",
+    )
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     results: dict = {"command": " ".join(["python", *sys.argv]), "models": {}}
@@ -76,12 +93,38 @@ def main() -> int:
     student.save(args.student, overwrite=True)
     print(f"distilled in {results['distill_seconds']:.0f} s -> {args.student}", flush=True)
 
+    # the second student: a USE-style DAN trained on the teacher's sentence vectors alone
+    t0 = time.perf_counter()
+    paragraphs = [x for x in lines if x.strip() and not x.strip().startswith("=")]
+    scratch = tempfile.TemporaryDirectory()  # removed when the run ends
+    dan_corpus = Path(scratch.name) / "wikitext2-train-part.txt"
+    dan_corpus.write_text("\n".join(paragraphs[: args.dan_lines]) + "\n", encoding="utf-8")
+    dan = [
+        "train", "use", "--variant", "dan", "--teacher", args.teacher,
+        "--without", "neighbour", "nli", "sts", "--epochs", str(args.dan_epochs),
+        "--corpus", str(dan_corpus),
+        "--out", str(args.dan), "--overwrite", "--quiet",
+    ]  # fmt: skip
+    if cli(dan) != 0:
+        raise SystemExit("training the DAN student failed")
+    results["dan_seconds"] = time.perf_counter() - t0
+    print(f"DAN student in {results['dan_seconds']:.0f} s -> {args.dan}", flush=True)
+
     models = {
         args.teacher: args.teacher,
         "distilled": str(args.student),
+        "dan student": str(args.dan),
         "glove-6b-50d": "glove-6b-50d",
     }
-    bench = run_bench(list(models.values()), args.tasks, progress=False)
+    extra = {p.name: str(p) for p in args.extra if p.is_dir()}
+    # ctxembed bench's cache (keyed by model, files and version): the teacher's and GloVe's
+    # vectors from an earlier run are read back, the new students are embedded
+    bench = run_bench(list(models.values()), args.tasks, cache_dir=default_cache(), progress=False)
+    if extra:
+        more = run_bench(list(extra.values()), "sts", cache_dir=default_cache(), progress=False)
+        bench.results += more.results
+        bench.models += more.models
+        models |= extra
     names = dict(zip(models.values(), bench.models, strict=True))
     sets = {name: sts_pairs(name) for name in ("stsb-dev", "sick-r")}
     speed_texts = [s for p in sets["stsb-dev"] for s in p[:2]]

@@ -150,6 +150,12 @@ def topics_value(data: dict[str, Any], model: str, col: Col) -> str | None:
     return spread(m[col.metric], m.get(f"{col.metric}_seed_std"), col.digits)
 
 
+GENERIC = (  # results files of {key: {metric: value}} rows
+    "senses.json", "serve-load.json", "distill.json", "quantized.json", "distill-sif.json",
+    "index.json", "ddp.json", "embed-memory.json",
+)  # fmt: skip
+
+
 def render(table: Table) -> str:
     def cols(label: str) -> list[Col]:
         return table.per_row.get(label, table.cols)
@@ -160,11 +166,11 @@ def render(table: Table) -> str:
     elif table.source.startswith("topics"):  # benchmarks/topics.py --out
         data = json.loads((RESULTS / table.source).read_text())
         cells = [[topics_value(data, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
-    elif table.source in (
-        "senses.json", "serve-load.json", "distill.json", "quantized.json", "distill-sif.json"
-    ):  # fmt: skip
-        data = json.loads((RESULTS / table.source).read_text())  # {rows|runs|models: {key: ..}}
-        rows = data.get("rows") or data.get("runs") or data["models"]
+    elif table.source.split("#")[0] in GENERIC:
+        # {rows|runs|models: {key: {metric: ..}}}, or FILE#KEY: {KEY: {key: {metric: ..}}}
+        name, _, part = table.source.partition("#")
+        data = json.loads((RESULTS / name).read_text())
+        rows = data[part] if part else data.get("rows") or data.get("runs") or data["models"]
         rows = {**rows, **{k: {"rps": v} for k, v in data.items() if k.startswith("library_")}}
         cells = [
             [rows.get(m, {}).get(c.metric) if c.task != "ratio" else data["ratios"].get(c.metric)
@@ -378,6 +384,8 @@ DISTILL_COLS = [
     Col("x teacher's speed", "", metric="speed_vs_teacher", digits=1),
 ]
 
+CL = "logistic regression on standardised frozen sentence vectors, C in {0.01, 0.1, 1}"
+
 TABLES = {
     "distill-sif": Table(
         "distill-sif.json",
@@ -393,32 +401,132 @@ TABLES = {
     "quantized": Table(
         "quantized.json",
         [
-            ("fp32 (torch)", "fp32"),
-            ("int8, every Linear", "int8"),
-            ("int8, feed-forward output fp32", "int8-ffn-fp32"),
+            ("torch fp32", "torch fp32"),
+            ("torch int8, every Linear", "torch int8"),
+            ("torch int8, feed-forward outputs fp32", "torch int8-ffn-fp32"),
+            ("ONNX fp32", "onnx fp32"),
+            ("ONNX int8, every MatMul", "onnx int8"),
+            ("ONNX int8, layers 0-1 feed-forward outputs fp32", "onnx int8-early-ffn-fp32"),
         ],
         [
             Col("words/s", "", metric="words_per_s", digits=0),
-            Col("x fp32", "", metric="speedup", digits=2),
+            Col("x torch fp32", "", metric="speedup", digits=2),
             Col("word-vector cosine to fp32, mean", "", metric="cosine_mean", digits=3),
             Col("1st pct", "", metric="cosine_p1", digits=3),
             Col("min", "", metric="cosine_min", digits=3),
             Col("STS-B dev", "", metric="stsb-dev", digits=1),
             Col("STS-B dev change", "", metric="stsb-dev_delta", digits=1),
+            Col("worst bench task change", "", metric="worst_task_delta", digits=1),
         ],
         bold=False,
         first="minilm-l6",
+    ),
+    "quantized-tasks": Table(
+        "quantized.json#by_task",
+        [
+            (label, key)
+            for label, key in (
+                (
+                    "CoarseWSD-20 test, full train",
+                    "coarsewsd/CoarseWSD-20/test/1-NN sense centroids, full train",
+                ),
+                *[
+                    (
+                        f"CoarseWSD-20 test, {k}-shot",
+                        f"coarsewsd/CoarseWSD-20/test/1-NN sense centroids, {k}-shot (mean of 5 seeded samples)",
+                    )
+                    for k in (1, 3, 10, 30)
+                ],
+                ("WiC dev, cosine threshold", "wic/WiC/dev/cosine threshold (chosen on train)"),
+                ("WiC dev, probe", "wic/WiC/dev/logistic-regression probe on [u, v, |u-v|, u*v]"),
+                ("STS-B dev", "sts/stsb-dev/dev/cosine of sentence vectors, x100"),
+                ("SICK-R", "sts/sick-r/test/cosine of sentence vectors, x100"),
+                ("SST-2 test", f"classify/sst2/test/{CL} chosen on dev"),
+                *[
+                    (
+                        f"{t.upper()} 10-fold",
+                        f"classify/{t}/10-fold cv/{CL} chosen by 3-fold CV inside each of 10 outer folds",
+                    )
+                    for t in ("mr", "cr", "subj", "mpqa")
+                ],
+                ("TREC test", f"classify/trec/test/{CL} chosen by 5-fold CV on train"),
+            )
+        ],
+        [
+            Col("torch fp32", "", metric="torch fp32", digits=2),
+            Col("ONNX int8, early FFN fp32", "", metric="onnx int8-early-ffn-fp32", digits=2),
+        ],
+        bold=False,
+        first="bench task",
     ),
     "distill": Table(
         "distill.json",
         [
             ("minilm-l6 (teacher)", "minilm-l6"),
             ("distilled minilm-l6, 256-d (ours)", "distilled"),
+            ("DAN student of minilm-l6, 384-d (ours)", "dan student"),
             ("model2vec distill of minilm-l6, 256-d (peer)", "model2vec (peer)"),
             ("glove-6b-50d, mean of words", "glove-6b-50d"),
+            ("ELMo, WikiText-2 (controlled experiment), mean", "wikitext2-elmo"),
+            ("USE DAN, WikiText-2 multi-task", "wikitext2-use-dan"),
         ],
         DISTILL_COLS,
         bold=False,
+    ),
+    "index-speed": Table(
+        "index.json#speed",
+        [
+            ("in this process (torch on 2 threads)", "in-process"),
+            ("Ray, 1 actor (2 threads)", "ray, 1 actor"),
+            ("Ray, 2 actors (1 thread each)", "ray, 2 actors"),
+        ],
+        [
+            Col("words", "", metric="words", digits=0),
+            Col("seconds", "", metric="seconds", digits=1),
+            Col("words/s", "", metric="words_per_s", digits=0),
+            Col("x in-process", "", metric="speedup", digits=2),
+            Col("HNSW recall@10", "", metric="recall_at_10", digits=3),
+        ],
+        bold=False,
+        first="minilm-l6, WikiText-2 train",
+    ),
+    "index-senses": Table(
+        "index.json#senses",
+        [("minilm-l6", "minilm-l6"), ("glove-6b-50d", "glove-6b-50d")],
+        [
+            Col("precision@10 (query's sense)", "", metric="precision_at_10", digits=3),
+            Col("random pick", "", metric="chance", digits=3),
+        ],
+        bold=False,
+        first="CoarseWSD-20, 20 words",
+    ),
+    "ddp": Table(
+        "ddp.json",
+        [("BERT small, batch 16 x 64 tokens", "bert"), ("USE DAN, next-sentence task", "use")],
+        [
+            Col("1 process, tokens/s", "", metric="one_process_tokens_per_s", digits=0),
+            Col("2 processes, tokens/s", "", metric="two_processes_tokens_per_s", digits=0),
+            Col("x 1 process", "", metric="speedup", digits=2),
+        ],
+        bold=False,
+        first="ctxembed train",
+    ),
+    "embed-memory": Table(
+        "embed-memory.json",
+        [
+            (f"{label}, {n:,} lines", f"{key}/{n}")
+            for label, key in (
+                ("minilm-l6 (torch fp32)", "minilm-l6"),
+                ("minilm-l6 ONNX int8 (early FFN fp32)", "minilm-l6-onnx-int8"),
+            )
+            for n in (1, 5000, 20000)
+        ],
+        [
+            Col("words", "", metric="words", digits=0),
+            Col("peak RSS (MiB)", "", metric="peak_rss_mib", digits=0),
+        ],
+        bold=False,
+        first="ctxembed embed, Multi30k captions",
     ),
     "senses": Table(
         "senses.json",

@@ -13,9 +13,9 @@ __all__ = ["free_port", "serving"]
 
 
 @contextlib.contextmanager
-def serving(models: dict, **settings):
+def serving(models: dict, indexes: dict | None = None, **settings):
     """Yields ``(client, app, server)``; the server stops on leaving."""
-    app = create_app(models, Settings(**settings))
+    app = create_app(models, Settings(**settings), indexes)
     with running(app) as server:
         url = f"http://127.0.0.1:{server.config.port}"
         with httpx.Client(base_url=url, timeout=60) as client:

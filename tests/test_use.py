@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import ctxembed
 from ctxembed import InputError
 from ctxembed.cli import main
 from ctxembed.models.use import (
@@ -16,6 +17,7 @@ from ctxembed.models.use import (
     neighbour_loss,
     sick_nli,
     stsb_train,
+    teacher_targets,
     train_use,
 )
 from ctxembed.text.windows import windows
@@ -210,3 +212,32 @@ def test_old_folders_keep_their_pooling():
     cfg = UseConfig.from_dict({"variant": "transformer", "vocab_size": 10})
     assert (cfg.pooling, cfg.word_dropout) == ("mean", 0.0)
     assert UseConfig().pooling == "sqrt" and UseConfig().word_dropout > 0
+
+
+def test_teacher_task_pulls_sentence_vectors_toward_the_teachers(glove6b):
+    texts = [s for s in wiki_lines(150) if len(s) > 3]
+    targets = teacher_targets(glove6b, texts, 64, progress=False)
+    assert len(targets) == len({tuple(t[:64]) for t in texts})
+    cfg = UseTrainConfig(
+        epochs=6, batch_size=32, min_count=1, tasks=("teacher",), init_vectors=None
+    )
+    model_cfg = UseConfig(variant="dan", **{**SMALL, "dim": 50})
+    emb, hist = train_use(texts, model_cfg, cfg, teacher=targets, progress=False)
+    n = len(hist.losses) // 6
+    assert np.mean(hist.losses[-n:]) < 0.7 * np.mean(hist.losses[:n])
+    got = emb.embed_sentences([" ".join(w) for w, _ in targets[:50]])
+    cos = (got * np.stack([t for _, t in targets[:50]])).sum(1) / np.linalg.norm(got, axis=1)
+    assert cos.mean() > 0.8  # the teacher's directions, learned
+    with pytest.raises(InputError, match="--dim 50"):
+        train_use(texts, UseConfig(**SMALL), cfg, teacher=targets, progress=False)
+
+
+def test_cli_distils_a_teacher(tmp_path, wiki_text_file, capsys):
+    out = tmp_path / "dan"
+    args = ["train", "use", "--corpus", str(wiki_text_file), "--out", str(out), "--quiet"]
+    more = ["--teacher", "glove-6b-50d", "--without", "neighbour", "nli", "sts"]
+    assert main([*args, *more, "--max-steps", "3"]) == 0
+    assert "tasks teacher" in capsys.readouterr().out
+    assert ctxembed.load(out).dim == 50  # the teacher's width
+    assert main([*args, "--without", "neighbour", "nli", "sts", "--overwrite"]) == 1
+    assert "leaves no task" in capsys.readouterr().err

@@ -39,7 +39,13 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    print(export_formats()[args.format](args.model, args.output, args.overwrite))
+    import inspect
+
+    write = export_formats()[args.format]
+    extra = {} if args.quantize is None else {"quantize": args.quantize}
+    if extra and "quantize" not in inspect.signature(write).parameters:
+        raise InputError(f"--quantize is not an option of --format {args.format}")
+    print(write(args.model, args.output, args.overwrite, **extra))
     return 0
 
 
@@ -79,6 +85,7 @@ def commands() -> list[tuple[str, object]]:
     from .eval import command as bench
     from .finetune import command as finetune
     from .models import distilled
+    from .scale import command as index
     from .serve import command as serve
 
     predict = argparse.Namespace(
@@ -95,6 +102,7 @@ def commands() -> list[tuple[str, object]]:
         ("senses", senses),
         ("distill", distilled),
         ("serve", serve),
+        ("index", index),
     ]
 
 
@@ -129,7 +137,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "export",
         help="write a model in a published format",
         description="Static models: word2vec-text, word2vec-binary, glove-text (OUTPUT a file). "
-        "ELMo: elmo-hdf5 (OUTPUT a folder with options.json and weights.hdf5).",
+        "ELMo: elmo-hdf5 (OUTPUT a folder with options.json and weights.hdf5). Transformers: "
+        "onnx (OUTPUT a folder that ctxembed.load runs with onnxruntime; --quantize int8 or "
+        "int8-early-ffn-fp32 for dynamic int8).",
     )
     s.add_argument("--model", required=True)
     s.add_argument(
@@ -137,7 +147,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         choices=sorted(export_formats()) if families_needed else None,
         default="word2vec-text",
     )
-    overwrite(s, "an existing OUTPUT (a file, or an elmo-hdf5 folder)")
+    s.add_argument(
+        "--quantize",
+        choices=("int8", "int8-early-ffn-fp32"),
+        default=None,
+        help="onnx only: dynamic int8 weights (per channel); int8-early-ffn-fp32 keeps the "
+        "first two layers' feed-forward outputs in fp32",
+    )
+    overwrite(s, "an existing OUTPUT (a file, or a folder ctxembed wrote)")
     s.add_argument("output")
     s.set_defaults(func=cmd_export)
 

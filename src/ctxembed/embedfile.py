@@ -15,6 +15,7 @@ import numpy as np
 from .errors import InputError
 from .io import check_out_file
 from .options import layer_option, overwrite, positive
+from .text.files import TextFile
 
 # `embed` streams its input in chunks of at most CHUNK texts and CHUNK_CHARS characters
 # (about 10,000 words), so memory does not grow with the file; a text of LONG_TEXT
@@ -50,60 +51,6 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     overwrite(s, "an existing OUTPUT file")
     s.add_argument("input")
     s.add_argument("output")
-
-
-class TextFile:
-    """The texts of a file: one per line, or JSONL with ``{"text": ...}`` or ``{"words": [...]}``.
-
-    Iterating yields ``(line number, text)``. Blank lines are skipped and counted in
-    ``blank`` (a trailing one is normal); with ``keep_blank`` they are texts like any other,
-    and ``count`` then fails on them.
-    """
-
-    def __init__(self, path: Path, keep_blank: bool = False):
-        self.path = self.name = path  # ``name`` in messages: a spooled pipe keeps its own
-        self.keep_blank = keep_blank
-        self.blank = 0
-
-    def __iter__(self) -> Iterator[tuple[int, str | list[str]]]:
-        from .io import read_lines
-
-        as_json = self.name.suffix == ".jsonl" or self.name.name.endswith(".jsonl.gz")
-        self.blank = 0
-        for n, line in read_lines(self.path, name=self.name):
-            if not line.strip() and not self.keep_blank:
-                self.blank += 1
-                continue
-            yield n, self._parse(n, line) if as_json else line
-
-    def count(self) -> tuple[int, int]:
-        """``(texts, words)``, checking every text so that an error names its line."""
-        from .text.words import prepare
-
-        n_texts = n_words = 0
-        for n, text in self:
-            try:
-                (doc,) = prepare([text])
-            except InputError as e:
-                raise InputError(
-                    f"{self.name}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
-                ) from None
-            n_texts += 1
-            n_words += len(doc.words)
-        return n_texts, n_words
-
-    def _parse(self, n: int, line: str) -> str | list[str]:
-        if not line.strip():  # only with --keep-blank
-            raise InputError(f"{self.name}, line {n}: a blank line (drop --keep-blank to skip it)")
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{self.name}, line {n}: not valid JSON ({e.msg})") from None
-        if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-            return obj["text"]
-        if isinstance(obj, dict) and isinstance(obj.get("words"), list):
-            return obj["words"]
-        raise InputError(f'{self.name}, line {n}: expected {{"text": "..."}} or {{"words": [...]}}')
 
 
 def chunks(texts: TextFile) -> Iterator[tuple[list[int], list[str | list[str]], bool]]:

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     require("eval", "scipy", "seqeval")
     from ..families import check_models, load
     from ..io import inside, remove_own_dir
+    from ..train.distributed import is_main
     from ..train.options import check_out, from_args, peak_memory_mib
     from .tuned import TuneConfig, fit, save
 
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     outcome = fit(embedder, cfg, splits, ckpt, args.resume, not args.quiet, args.model)
     secs = time.perf_counter() - start
+    if not is_main():  # under torchrun: rank 0 writes the one model
+        return 0
     hist = outcome.history
     n_epochs = len(hist.valid)
     n_train = len(splits["train"][: cfg.max_train])

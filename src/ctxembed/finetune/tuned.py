@@ -45,7 +45,7 @@ from ..train.heads import (
     span_scores,
     squad_scores,
 )
-from ..train.loop import LoopConfig, train
+from ..train.loop import LoopConfig, optimizer_steps, train
 from ..train.tasks import METRICS, Example, check_splits
 
 HEAD_CONFIG = "head.json"
@@ -471,7 +471,7 @@ def fit(
     tm = TaskModel(embedder, cfg, labels, scale)
     train_ex = splits["train"][: cfg.max_train]
     batches = batches_by_length(train_ex, cfg.batch_size)
-    total = cfg.epochs * len(batches)  # the schedule's length: --max-steps only cuts it short
+    total = optimizer_steps(len(batches), cfg.epochs)  # --max-steps only cuts it short
     opt = optimizer(tm)
     loop = LoopConfig.like(cfg)
     loop.select, loop.patience = tm.metric, cfg.patience

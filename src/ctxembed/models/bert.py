@@ -33,7 +33,7 @@ from ..io import atomic_dir
 from ..options import positive, positive_float
 from ..train import options
 from ..train.corpus import Batches, Encoded, as_corpus
-from ..train.loop import LoopConfig, train
+from ..train.loop import LoopConfig, optimizer_steps, train
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -240,7 +240,7 @@ def train_bert(
         },
     ]
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
-    total = cfg.epochs * len(batches) if cfg.max_steps is None else cfg.max_steps
+    total = optimizer_steps(len(batches), cfg.epochs) if cfg.max_steps is None else cfg.max_steps
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup * total), total)
     loop = LoopConfig.like(cfg)
     history = train(

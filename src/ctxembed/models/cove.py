@@ -58,6 +58,7 @@ from ..options import fraction, positive, positive_float
 from ..text.windows import batches
 from ..text.words import split_words
 from ..train import options
+from ..train.distributed import is_main
 from ..train.loop import History, LoopConfig, train
 from .static import StaticEmbedder
 
@@ -602,7 +603,7 @@ def train_command(args: argparse.Namespace) -> int:
     )
     what = f"cove ({args.config}, German vocabulary {len(model.tgt_vocab):,})"
     options.finish_training(args, model.save, ckpt, hist, start, what)
-    if args.test:
+    if args.test and is_main():
         tsrc, ttgt = read_parallel(*args.test)
         for beam in (1, args.beam):
             t0 = time.perf_counter()

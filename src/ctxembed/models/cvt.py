@@ -64,6 +64,7 @@ from ..text.windows import batches as embed_batches
 from ..text.words import Doc
 from ..train import options
 from ..train.corpus import Corpus, Encoded, length_groups, sentences
+from ..train.distributed import is_main
 from ..train.heads import accuracy, entity_scores, is_bio
 from ..train.loop import History, LoopConfig, train
 from ..train.tasks import TASKS, Example, check_splits, read_jsonl
@@ -687,6 +688,8 @@ def train_command(args: argparse.Namespace) -> int:
         "dev_curve": hist.valid,
         "scores": scores,
     }
+    if not is_main():  # under torchrun: rank 0 writes the one model
+        return 0
     embedder.save(args.out, overwrite=args.overwrite)
     remove_own_dir(ckpt)
     shown = "; ".join(

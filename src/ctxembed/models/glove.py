@@ -33,6 +33,7 @@ from ..errors import InputError
 from ..options import positive, positive_float
 from ..train import options
 from ..train.corpus import Corpus, as_corpus
+from ..train.distributed import single_process
 from ..train.loop import LoopConfig, resume_key, train
 from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
 
@@ -270,6 +271,7 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    single_process("GloVe (its AdaGrad steps inside the loss)")
     ckpt = options.check_out(args)
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     start = time.perf_counter()

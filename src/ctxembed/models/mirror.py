@@ -32,6 +32,7 @@ from ..errors import InputError
 from ..options import count, positive, positive_float
 from ..train import options
 from ..train.corpus import sentences
+from ..train.distributed import is_main
 from ..train.loop import History, LoopConfig, train
 from .transformer import TransformerEmbedder
 
@@ -141,13 +142,13 @@ def train_mirror(
 
     if not isinstance(base, TransformerEmbedder):
         raise InputError(f"Mirror-BERT needs a transformer encoder; got {base.family}")
+    if base.tunable() is None:  # int8 weights, an ONNX graph
+        raise InputError(
+            f"the base model ({base.family}, {base.quantize or 'fp32'}) cannot be trained: "
+            "give the fp32 torch model it came from (loaded without quantize, not exported)"
+        )
     items = training_strings(corpus, cfg)
     torch.manual_seed(cfg.seed)
-    if getattr(base, "quantize", None) is not None:
-        raise InputError(
-            f"the base model was loaded with quantize={base.quantize!r}: int8 weights cannot be "
-            "trained; give the fp32 model (load it without quantize)"
-        )
     model = copy.deepcopy(base.model)
     for m in model.modules():  # the paper's dropout rate, whatever the base was saved with
         if isinstance(m, torch.nn.Dropout):
@@ -209,6 +210,8 @@ def train_command(args: argparse.Namespace) -> int:
     base = load(args.base)
     start = time.perf_counter()
     model, hist, items = train_mirror(base, Corpus(args.corpus), cfg, progress=not args.quiet)
+    if not is_main():  # under torchrun: rank 0 writes the one model
+        return 0
     model.save(args.out, overwrite=args.overwrite)
     print(
         f"mirror ({cfg.mode}, base {args.base}): {len(items):,} strings, {len(hist.losses)} steps "

@@ -48,10 +48,6 @@ class TransformerEmbedder(Embedder):
         device: str | torch.device = "cpu",
         quantize: str | None = None,
     ):
-        if sentence_pooling not in SENTENCE_POOLING:
-            raise InputError(
-                f"sentence_pooling={sentence_pooling!r}: use one of {SENTENCE_POOLING}"
-            )
         self.device = _device(device)
         if quantize not in QUANTIZE:
             raise InputError(f"quantize={quantize!r}: use one of {', '.join(map(str, QUANTIZE))}")
@@ -60,16 +56,35 @@ class TransformerEmbedder(Embedder):
         self.quantize = quantize
         self.source = model.to(self.device).eval()  # what save writes: the fp32 weights
         self.model = self.source if quantize is None else int8(self.source, quantize)
+        self._setup(
+            model.config, tokenizer, sentence_pooling, normalize, max_length, sentence_max_length
+        )
+
+    def _setup(
+        self,
+        config: Any,
+        tokenizer: Any,
+        sentence_pooling: str,
+        normalize: bool,
+        max_length: int | None,
+        sentence_max_length: int | None,
+    ) -> None:
+        """What every runtime of a Hugging Face encoder shares: the config's sizes, the
+        tokenizer, the pooling and the window (checked against the position table)."""
+        if sentence_pooling not in SENTENCE_POOLING:
+            raise InputError(
+                f"sentence_pooling={sentence_pooling!r}: use one of {SENTENCE_POOLING}"
+            )
+        self.hf_config = config
         self.tokenizer = tokenizer
-        cfg = model.config
-        self.dim = cfg.hidden_size
-        self.n_layers = cfg.num_hidden_layers + 1
+        self.dim = config.hidden_size
+        self.n_layers = config.num_hidden_layers + 1
         self.sentence_pooling = sentence_pooling
         self.normalize = normalize
-        self.max_length = self._position_limit() if max_length is None else max_length
-        table = self._position_table()
         if not isinstance(max_length, int | None) or isinstance(max_length, bool):
             raise InputError(f"max_length={max_length!r}: give a whole number of tokens")
+        self.max_length = self._position_limit() if max_length is None else max_length
+        table = self._position_table()
         if not 0 < self.max_length <= table:
             # positions past the table have no embedding: refuse now, not at the first long text
             raise InputError(
@@ -84,8 +99,8 @@ class TransformerEmbedder(Embedder):
 
     def _position_table(self) -> int:
         """How many tokens one window can hold: the rows of the position embedding table."""
-        n = self.model.config.max_position_embeddings
-        if self.model.config.model_type in ("roberta", "xlm-roberta", "camembert"):
+        n = self.hf_config.max_position_embeddings
+        if self.hf_config.model_type in ("roberta", "xlm-roberta", "camembert"):
             n -= 2  # positions start after the padding index
         return n
 
@@ -106,7 +121,7 @@ class TransformerEmbedder(Embedder):
     def from_pretrained(cls, path: str | os.PathLike, **options: Any) -> TransformerEmbedder:
         """Load a local checkpoint folder; its sentence-transformers settings become defaults."""
         from safetensors import SafetensorError
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -115,28 +130,8 @@ class TransformerEmbedder(Embedder):
         defaults = _sentence_transformers_settings(path)
         defaults.update(options)
         defaults["device"] = _device(defaults.get("device", "cpu"))  # before reading weights
-        try:
-            config = AutoConfig.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as e:
-            raise ModelError(
-                f"{path / 'config.json'} is not a valid Hugging Face model config ({e}); "
-                "copy the folder again from the original model"
-            ) from None
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
-            try:
-                tokenizer([["a", "b"]], is_split_into_words=True)
-            except (ValueError, AssertionError, TypeError):
-                # byte-level BPE (RoBERTa, GPT-2) takes word lists only with a prefix space
-                tokenizer = AutoTokenizer.from_pretrained(
-                    path, local_files_only=True, use_fast=True, add_prefix_space=True
-                )
-        except Exception as e:  # the Rust tokenizers library raises bare Exceptions
-            files = path / "tokenizer.json" if (path / "tokenizer.json").exists() else path
-            raise ModelError(
-                f"{files}: the tokenizer cannot be read, the file is damaged or not a tokenizer "
-                f"({type(e).__name__}: {e}); copy it again from the original model"
-            ) from None
+        config = read_config(path)
+        tokenizer = read_tokenizer(path)
         weights = path / "model.safetensors"
         if not weights.exists() and not (path / "model.safetensors.index.json").exists():
             raise ModelError(
@@ -157,8 +152,6 @@ class TransformerEmbedder(Embedder):
                 f"{weights}: the weights cannot be read: the file is truncated or damaged, or "
                 f"does not match config.json ({e}); copy it again from the original model"
             ) from None
-        if not getattr(tokenizer, "is_fast", False):
-            raise ModelError(f"{path}: needs a fast tokenizer (tokenizer.json) to align subwords")
         return cls(model, tokenizer, **defaults)
 
     # -- the shared engine ------------------------------------------------------------
@@ -174,11 +167,8 @@ class TransformerEmbedder(Embedder):
         their hidden states ``[n_sel, batch, width, dim]`` under the caller's grad mode; each
         window's subwords sit at ``len(prefix) + j - start``."""
         body_max = window - len(self._prefix) - len(self._suffix)
-        if self.quantize is not None:
-            # dynamic int8 scales activations per forward pass: one window per pass, so a
-            # text's vectors do not depend on its batch mates (and there is no padding)
+        if self.one_window_per_pass:
             batch_size = 1
-        only_last = layers == (self.n_layers - 1,)
         p = len(self._prefix)
         for batch in batches([len(t) for t in ids], body_max, batch_size, progress):
             width = max(e - s for _, s, e, _, _ in batch) + p + len(self._suffix)
@@ -188,15 +178,27 @@ class TransformerEmbedder(Embedder):
                 row = self._prefix + ids[i][s:e] + self._suffix
                 input_ids[r, : len(row)] = torch.tensor(row)
                 mask[r, : len(row)] = 1
-            out = self.model(
-                input_ids=input_ids.to(self.device),
-                attention_mask=mask.to(self.device),
-                output_hidden_states=not only_last,
-            )
-            if only_last:
-                yield batch, out.last_hidden_state.unsqueeze(0)
-            else:
-                yield batch, torch.stack([out.hidden_states[j] for j in layers])
+            yield batch, self._forward(input_ids, mask, layers)
+
+    @property
+    def one_window_per_pass(self) -> bool:
+        # dynamic int8 scales activations per forward pass: one window per pass, so a text's
+        # vectors do not depend on its batch mates (and there is no padding)
+        return self.quantize is not None
+
+    def _forward(
+        self, input_ids: torch.Tensor, mask: torch.Tensor, layers: tuple[int, ...]
+    ) -> torch.Tensor:
+        """The hidden states ``layers`` of a padded batch, ``[n_sel, batch, width, dim]``."""
+        only_last = layers == (self.n_layers - 1,)
+        out = self.model(
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            output_hidden_states=not only_last,
+        )
+        if only_last:
+            return out.last_hidden_state.unsqueeze(0)
+        return torch.stack([out.hidden_states[j] for j in layers])
 
     def _encode(
         self,
@@ -416,6 +418,43 @@ def int8(model: torch.nn.Module, recipe: str) -> torch.nn.Module:
 def _ffn_output(name: str) -> bool:
     """BERT-style ``layer.N.output.dense`` (not ``attention.output.dense``)."""
     return name.endswith("output.dense") and not name.endswith("attention.output.dense")
+
+
+def read_config(path: Path) -> Any:
+    """A checkpoint folder's Hugging Face config, or a ModelError that says what to do."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ModelError(
+            f"{path / 'config.json'} is not a valid Hugging Face model config ({e}); "
+            "copy the folder again from the original model"
+        ) from None
+
+
+def read_tokenizer(path: Path) -> Any:
+    """A checkpoint folder's fast tokenizer (subwords must map back to words)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+        try:
+            tokenizer([["a", "b"]], is_split_into_words=True)
+        except (ValueError, AssertionError, TypeError):
+            # byte-level BPE (RoBERTa, GPT-2) takes word lists only with a prefix space
+            tokenizer = AutoTokenizer.from_pretrained(
+                path, local_files_only=True, use_fast=True, add_prefix_space=True
+            )
+    except Exception as e:  # the Rust tokenizers library raises bare Exceptions
+        files = path / "tokenizer.json" if (path / "tokenizer.json").exists() else path
+        raise ModelError(
+            f"{files}: the tokenizer cannot be read, the file is damaged or not a tokenizer "
+            f"({type(e).__name__}: {e}); copy it again from the original model"
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{path}: needs a fast tokenizer (tokenizer.json) to align subwords")
+    return tokenizer
 
 
 def _device(device: str | torch.device) -> torch.device:

@@ -22,7 +22,10 @@ Trained multi-task, one task per step, with the objectives this world has data f
   shuffled before batching, and a candidate whose text is the row's own sentence or its
   gold neighbour is masked out: it is not a negative;
 - ``nli``: SICK train entailment labels from ``[u; v; |u - v|; u * v]`` (a linear layer);
-- ``sts``: STS-B train, the cosine regressed on the gold score / 5 (mean squared error).
+- ``sts``: STS-B train, the cosine regressed on the gold score / 5 (mean squared error);
+- ``teacher`` (``--teacher M``): distillation, no labels. The sentence vector must point
+  where a teacher's does (cosine loss), on the corpus sentences and the STS-B and SICK
+  train sentences; the encoder then has the teacher's width.
 
 The paper's trade-off is speed (DAN: linear in the length, tiny) against accuracy
 (transformer: attention, quadratic); ``benchmarks/use.py`` measures both.
@@ -328,6 +331,28 @@ def stsb_train() -> list[tuple[list[str], list[str], float]]:
     return [(split_words(a)[0], split_words(b)[0], s / 5) for a, b, s in sts_pairs("stsb-train")]
 
 
+def teacher_targets(
+    teacher: Embedder, texts: Iterable[list[str]], max_len: int, progress: bool = True
+) -> list[tuple[list[str], np.ndarray]]:
+    """Each distinct text (cut to ``max_len`` words) with the teacher's unit sentence vector."""
+    seen: dict[tuple[str, ...], None] = {}
+    for words in texts:
+        if words:
+            seen.setdefault(tuple(words[:max_len]))
+    items = [list(w) for w in seen]
+    texts = [" ".join(w) for w in items]
+    # in chunks: a transformer holds each call's hidden states, and vectors do not depend on
+    # batch mates, so the chunks change nothing but memory
+    vecs = np.concatenate(
+        [
+            teacher.embed_sentences(texts[i : i + 4096], progress=progress)
+            for i in range(0, len(texts), 4096)
+        ]
+    )
+    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    return list(zip(items, vecs, strict=True))
+
+
 @dataclass
 class UseTrainConfig:
     batch_size: int = 64
@@ -342,6 +367,7 @@ class UseTrainConfig:
     max_steps: int | None = None
     tasks: tuple[str, ...] = ("neighbour", "nli", "sts")
     init_vectors: str | None = "glove-6b-50d"  # a name or path ctxembed.load knows; None: random
+    teacher: str | None = None  # the "teacher" task's model (recorded: a resume must match)
 
 
 def neighbour_batches(n: int, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -413,6 +439,7 @@ def train_use(
     cfg: UseTrainConfig,
     nli: list[tuple[list[str], list[str], int]] | None = None,
     sts: list[tuple[list[str], list[str], float]] | None = None,
+    teacher: list[tuple[list[str], np.ndarray]] | None = None,
     checkpoint: Path | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -428,9 +455,18 @@ def train_use(
     pairs = NeighbourPairs(lines(), cfg.max_len, counts) if use_pairs else []
     nli = [(a, b, y) for a, b, y in (nli or [])] if "nli" in cfg.tasks else []
     sts = list(sts or []) if "sts" in cfg.tasks else []
-    if not (len(pairs) or nli or sts):
+    teacher = (
+        [([w.lower() for w in s], t) for s, t in teacher or []] if "teacher" in cfg.tasks else []
+    )
+    if not (len(pairs) or nli or sts or teacher):
         raise InputError("no training data: the corpus has no two consecutive sentences")
+    if teacher and len(teacher[0][1]) != model_cfg.dim:
+        raise InputError(
+            f"the teacher's vectors have {len(teacher[0][1])} dimensions and the encoder "
+            f"{model_cfg.dim}: give --dim {len(teacher[0][1])} (or leave --dim out)"
+        )
     counts.update(w.lower() for a, b, _ in [*nli, *sts] for w in (*a, *b))
+    counts.update(w for words, _ in teacher for w in words)
     words = sorted(
         (w for w, c in counts.items() if c >= cfg.min_count), key=lambda w: (-counts[w], w)
     )
@@ -454,7 +490,8 @@ def train_use(
         return [(kind, items[b : b + cfg.batch_size]) for b in range(0, len(items), cfg.batch_size)]
 
     main = [("neighbour", ids) for ids in neighbour_batches(len(pairs), cfg.batch_size, cfg.seed)]
-    extra = [chunks(nli, "nli"), chunks(sts, "sts")]
+    order = torch.randperm(len(teacher), generator=torch.Generator().manual_seed(cfg.seed))
+    extra = [chunks([teacher[i] for i in order], "teacher"), chunks(nli, "nli"), chunks(sts, "sts")]
     batches: list[tuple[str, Any]] = []
     for k in range(max(len(main), *(len(e) for e in extra))):
         if main and k < len(main):
@@ -468,6 +505,11 @@ def train_use(
 
     def loss_fn(batch: tuple[str, Any]):
         kind, items = batch
+        if kind == "teacher":
+            u = encode([words for words, _ in items])
+            target = torch.from_numpy(np.stack([t for _, t in items]))
+            loss = (1 - F.cosine_similarity(u, target)).mean()
+            return loss, sum(len(w) for w, _ in items), None
         if kind == "neighbour":  # pair indices: read the pairs back
             items = [pairs[i] for i in items]
         u, v = encode([a for a, *_ in items]), encode([b for _, b, *_ in items])
@@ -493,13 +535,19 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--variant", default="dan", choices=("dan", "transformer"))
     t.add_argument("--corpus", required=True)
     t.add_argument("--out", required=True)
-    t.add_argument("--dim", type=positive, default=256)
+    t.add_argument("--dim", type=positive, default=None, help="default 256, or the teacher's")
     t.add_argument(
         "--without",
         nargs="*",
         default=[],
         choices=("neighbour", "nli", "sts"),
         help="leave these tasks out",
+    )
+    t.add_argument(
+        "--teacher",
+        default=None,
+        help="distil this model's sentence vectors (cosine loss) on the corpus sentences and "
+        "the STS-B and SICK train sentences; with --without neighbour nli sts, nothing else",
     )
     t.add_argument("--epochs", type=positive, default=1)
     t.add_argument("--batch-size", type=positive, default=64)
@@ -512,13 +560,37 @@ def train_command(args: argparse.Namespace) -> int:
 
     ckpt = options.check_out(args)
     tasks = tuple(t for t in ("neighbour", "nli", "sts") if t not in args.without)
+    tasks += ("teacher",) if args.teacher else ()
+    if not tasks:
+        raise InputError("--without leaves no task: keep one, or give --teacher")
     cfg = options.from_args(UseTrainConfig, args, tasks=tasks)
-    model_cfg = UseConfig(variant=args.variant, dim=args.dim)
+    start = time.perf_counter()
+    targets = None
+    dim = args.dim or 256
+    if args.teacher:
+        from ..families import check_models, load
+
+        check_models([args.teacher])
+        teacher = load(args.teacher)
+        dim = args.dim or teacher.dim
+        texts = itertools.chain(
+            sentences(Corpus(args.corpus), cfg.max_len),
+            (s for a, b, _ in [*stsb_train(), *sick_nli()] for s in (a, b)),
+        )
+        targets = teacher_targets(teacher, texts, cfg.max_len, progress=not args.quiet)
+    model_cfg = UseConfig(variant=args.variant, dim=dim)
     nli = sick_nli() if "nli" in tasks else None
     sts = stsb_train() if "sts" in tasks else None
-    start = time.perf_counter()
     model, hist = train_use(
-        Corpus(args.corpus), model_cfg, cfg, nli, sts, ckpt, args.resume, progress=not args.quiet
+        Corpus(args.corpus),
+        model_cfg,
+        cfg,
+        nli,
+        sts,
+        targets,
+        ckpt,
+        args.resume,
+        progress=not args.quiet,
     )
     what = f"use ({args.variant}, tasks {'+'.join(tasks)}, vocabulary {len(model.vocab):,})"
     return options.finish_training(args, model.save, ckpt, hist, start, what)

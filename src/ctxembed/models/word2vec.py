@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..options import positive
 from ..train import options
 from ..train.corpus import Corpus, as_corpus
+from ..train.distributed import single_process
 from .static import STATIC_OPTIONS, StaticEmbedder, add_static_arguments, finish_static
 
 
@@ -110,6 +111,7 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    single_process("Word2Vec (gensim's own threads)")
     options.check_out(args)
     corpus = Corpus(args.corpus, lowercase=args.lowercase)
     start = time.perf_counter()

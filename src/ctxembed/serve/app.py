@@ -2,6 +2,8 @@
 
 Routes: ``POST /v1/embeddings`` (OpenAI's shape), ``POST /v1/words`` (word vectors with
 offsets), ``POST /v1/similarity``, ``POST /v1/explore`` (the explorer page's data),
+``POST /v1/search`` (corpus indexes given to ``create_app``: a word's uses nearest to its
+use in a sentence, or the texts nearest to a sentence),
 ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus) and the page at ``/``.
 Every error is a JSON body ``{"error": {"message", "type", "code"}}`` that says what to do.
 """
@@ -129,6 +131,14 @@ class ExploreRequest(_Request):
     projection: Literal["pca", "umap"] = "pca"
     method: Literal[METHODS] = "silhouette"  # type: ignore[valid-type]
     max_senses: Annotated[StrictInt, Field(ge=1, le=10)] = 5
+
+
+class SearchRequest(_Request):
+    index: str | None = None  # the only one served, if not given
+    word: str | None = None
+    like: str | None = None
+    sentence: str | None = None
+    k: Annotated[StrictInt, Field(ge=1, le=1000)] = 10
 
 
 def _layers(value: LayersIn) -> Any:
@@ -328,7 +338,7 @@ class Service:
 
 # -- the app -------------------------------------------------------------------------------------
 ROUTES = {
-    "/v1/embeddings", "/v1/words", "/v1/similarity", "/v1/explore", "/v1/models",
+    "/v1/embeddings", "/v1/words", "/v1/similarity", "/v1/explore", "/v1/search", "/v1/models",
     "/health", "/metrics", "/",
 }  # fmt: skip
 
@@ -416,9 +426,15 @@ class Gate:
         return None
 
 
-def create_app(models: dict[str, Embedder], settings: Settings | None = None) -> FastAPI:
-    """The app over already loaded models (name -> embedder); ``app.state.service`` holds
-    them, their batchers and metrics. Call ``app.state.service.close()`` when done."""
+def create_app(
+    models: dict[str, Embedder],
+    settings: Settings | None = None,
+    indexes: dict[str, Any] | None = None,
+) -> FastAPI:
+    """The app over already loaded models (name -> embedder) and corpus indexes (name ->
+    ``ctxembed.scale.index.Index``); ``app.state.service`` holds the models, their batchers
+    and metrics. Call ``app.state.service.close()`` when done."""
+    indexes = indexes or {}
     service = Service(models, settings or Settings())
     app = FastAPI(
         title="ctxembed",
@@ -574,6 +590,30 @@ def create_app(models: dict[str, Embedder], settings: Settings | None = None) ->
         texts, tokens, _ = service.admit(model, req.texts, None, "texts")
         res = await service.words(name, model, texts, sum(tokens), "all", return_layers=True)
         return Json(await run_in_threadpool(_explore, name, model, req, texts, res))
+
+    @app.post("/v1/search")
+    async def search(req: SearchRequest) -> Json:
+        if not indexes:
+            raise ApiError(404, "no index is served: start the server with --index DIR")
+        name = req.index or next(iter(indexes))
+        if req.index is None and len(indexes) > 1:
+            raise ApiError(400, f"several indexes are served: name one of {', '.join(indexes)}")
+        if name not in indexes:
+            raise ApiError(404, f"no index {name!r}: use one of {', '.join(indexes)}")
+        if req.sentence is not None and (req.word or req.like):
+            raise ApiError(400, "give sentence, or word with like, not both")
+        service.settle()  # a search does not go through a batcher: no worker waits for it
+        index = indexes[name]
+        query = req.sentence if req.sentence is not None else req.like
+        if query is not None:  # the length limits of every route; an empty text is a 400
+            service.admit(index.model, [query], None, "sentence" if req.sentence else "like")
+        if req.sentence is not None:
+            hits = await run_in_threadpool(index.search_sentence, req.sentence, req.k)
+        elif req.word and req.like:
+            hits = await run_in_threadpool(index.search_word, req.word, req.like, req.k)
+        else:
+            raise ApiError(400, 'give "word" and "like" (a sentence using it), or "sentence"')
+        return Json({"index": name, "hits": [h.to_json() for h in hits]})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

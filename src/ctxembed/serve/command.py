@@ -22,7 +22,8 @@ from ..options import positive, positive_float
 
 HELP = "serve models over HTTP (OpenAI-style embeddings, word vectors, explorer page)"
 DESCRIPTION = (
-    "Routes: POST /v1/embeddings, /v1/words, /v1/similarity, /v1/explore; GET /v1/models, "
+    "Routes: POST /v1/embeddings, /v1/words, /v1/similarity, /v1/explore, /v1/search "
+    "(with --index); GET /v1/models, "
     "/health, /metrics; the explorer page at /. Listens on 127.0.0.1 unless --host says "
     "otherwise. The API key may also come from the environment variable CTXEMBED_API_KEY."
 )
@@ -50,9 +51,16 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         "--cors-origin", action="append", default=[], help="allow this browser origin (repeat)"
     )
     s.add_argument("--drain-seconds", type=positive_float, default=30.0)
+    s.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="[NAME=]DIR",
+        help="serve a corpus index (ctxembed index build) at /v1/search; repeat for several",
+    )
 
 
-def models_named(specs: list[str]) -> dict[str, str]:
+def models_named(specs: list[str], option: str = "--model") -> dict[str, str]:
     """``NAME=MODEL`` or ``MODEL`` (named by the asset name or the folder's name)."""
     named: dict[str, str] = {}
     for spec in specs:
@@ -60,9 +68,11 @@ def models_named(specs: list[str]) -> dict[str, str]:
         if not sep:
             name, path = Path(spec.rstrip("/")).name or spec, spec
         if not name or not path:
-            raise InputError(f"--model {spec!r}: give MODEL or NAME=MODEL")
+            raise InputError(
+                f"{option} {spec!r}: give {option[2:].upper()} or NAME={option[2:].upper()}"
+            )
         if name in named:
-            raise InputError(f"two models are named {name!r}: name one with NAME=MODEL")
+            raise InputError(f"two {option[2:]}s are named {name!r}: name one with NAME=...")
         named[name] = path
     return named
 
@@ -96,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         drain_seconds=args.drain_seconds,
     )
     models = {name: load(path) for name, path in named.items()}
-    app = create_app(models, settings)
+    app = create_app(models, settings, open_indexes(args.index, named, models))
     service = app.state.service
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
@@ -108,6 +118,23 @@ def run(args: argparse.Namespace) -> int:
         service.close()
         sock.close()
     return 0
+
+
+def open_indexes(specs: list[str], named: dict[str, str], models: dict[str, Any]) -> dict:
+    """``NAME=DIR`` or ``DIR`` -> an opened index; one built with a served model shares it."""
+    from ..scale.index import Index
+
+    out = {}
+    for name, folder in models_named(specs, "--index").items():
+        index = Index(folder)
+        same = [
+            n
+            for n, path in named.items()
+            if index.manifest["options"] == {} and index.built_with(path)
+        ]
+        # opened now: a broken model or index fails at start, not at the first search
+        out[name] = Index(folder, model=models[same[0]] if same else None).open()
+    return out
 
 
 def bind(host: str, port: int) -> socket.socket:

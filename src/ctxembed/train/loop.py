@@ -10,6 +10,11 @@ uninterrupted run (the RNG state carries dropout and sampling over). With ``sele
 the validation results, higher is better) the loop keeps the best epoch's weights, stops once
 ``patience`` epochs pass without a better one (early stopping), and ends with the best weights
 in the model; the checkpoint carries them, so a resumed run stops and ends the same way.
+
+A step may take several batches (``batches_per_step``; by default one per process): their
+losses are averaged, and under ``torchrun`` each process takes its share of them and the
+gradients are summed across processes (``train.distributed``). Positions are counted in
+batches, so a checkpoint resumes under another number of processes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError, diverged
 from ..io import CHECKPOINT, atomic_dir
+from . import distributed
 
 # a step's loss function returns (loss to minimise, tokens it covered, mean NLL per token
 # for the progress bar's perplexity, or None where the loss is not a likelihood)
@@ -48,6 +54,7 @@ class LoopConfig:
     settings: dict[str, Any] | None = None
     select: str | None = None  # validation key to keep the best epoch by (higher is better)
     patience: int | None = None  # epochs without a better `select` before stopping
+    batches_per_step: int | None = None  # None: one per process (torchrun's world size)
 
     @classmethod
     def like(cls, cfg: Any) -> LoopConfig:
@@ -68,6 +75,13 @@ class History:
     stopped: str | None = None  # "patience" or "budget" (max_steps, max_minutes) if cut short
 
 
+def optimizer_steps(n_batches: int, epochs: int, batches_per_step: int | None = None) -> int:
+    """The optimizer steps of ``epochs`` over ``n_batches``: what a learning-rate schedule is
+    sized by (under torchrun a step takes one batch per process)."""
+    _, size = distributed.world()
+    return epochs * math.ceil(n_batches / distributed.batches_per_step(batches_per_step, size))
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(
         n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -81,7 +95,7 @@ def resume_key(cfg: Any) -> dict[str, Any]:
     """A training config's settings that a resumed run must share with the checkpoint: all
     but how long to train (epochs may grow, max_steps and checkpoint_every may change)."""
     fields = asdict(cfg) if is_dataclass(cfg) else dict(cfg)
-    budget = ("epochs", "max_steps", "max_minutes", "checkpoint_every")
+    budget = ("epochs", "max_steps", "max_minutes", "checkpoint_every", "batches_per_step")
     keep = {k: v for k, v in fields.items() if k not in budget}
     return json.loads(json.dumps(keep))  # as the checkpoint stores it (tuples become lists)
 
@@ -171,6 +185,13 @@ def train(
     the seed; a resume with anything else is refused. ``after_step`` runs after every
     optimizer step (an average of the weights, kept in ``model`` so checkpoints carry it)."""
     history = History()
+    rank, size = distributed.world()
+    group = distributed.batches_per_step(cfg.batches_per_step, size)
+    if size > 1 and opt is None:
+        raise InputError(
+            "this trainer updates its weights inside its loss (no optimizer to share "
+            "gradients through): run it in one process, without torchrun"
+        )
     per_epoch = callable(batches)
     n_batches = len(batches)  # type: ignore[arg-type]
     data = json.loads(json.dumps({**(cfg.settings or {}), **(data or {})})) or None
@@ -179,12 +200,24 @@ def train(
     # (a validation after a cut-short epoch counts for this run's end, not for a resume)
     best: dict[str, torch.Tensor] | None = None
     best_whole: dict[str, torch.Tensor] | None = None
-    if resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists():
-        meta = load_checkpoint(checkpoint, model, opt)
+    found = resume and checkpoint is not None and (checkpoint / CHECKPOINT).exists()
+    if size > 1 and distributed.total(float(found)) not in (0.0, float(size)):
+        raise InputError(
+            f"{checkpoint}: some processes see this checkpoint and some do not: on several "
+            "machines, put --out on a disk they all share"
+        )
+    if found:
+        meta = load_checkpoint(checkpoint, model, opt)  # type: ignore[arg-type]
         if (meta["n_batches"], meta["seed"], meta.get("data")) != (n_batches, cfg.seed, data):
             raise InputError(
                 f"{checkpoint}: made with other settings or data ({_differences(meta, data, n_batches, cfg.seed)}); "
                 "resume with the checkpoint's settings, or remove it"
+            )
+        if meta.get("batches_per_step", 1) != group:
+            raise InputError(
+                f"{checkpoint}: made with {meta.get('batches_per_step', 1)} batches per step, "
+                f"this run takes {group} (one per process): resume with as many processes, "
+                f"or fix the step for both with {distributed.STEP_VARIABLE}"
             )
         step, first_epoch, skip = meta["step"], meta["epoch"], meta["batch"]
         if first_epoch > cfg.epochs:
@@ -202,7 +235,10 @@ def train(
                     scheduler.step()
     else:
         torch.manual_seed(cfg.seed)
-    planned = cfg.epochs * n_batches
+    if size > 1:
+        distributed.broadcast(model)  # one set of weights, whatever each process built
+    per_epoch_steps = math.ceil(n_batches / group)
+    planned = cfg.epochs * per_epoch_steps
     total = planned if cfg.max_steps is None else min(cfg.max_steps, planned)
     if resume and step and step >= total and (history.valid or validate is None):
         return _finish(history, model, cfg, best)  # a finished run: nothing left to do
@@ -219,9 +255,12 @@ def train(
             "valid": whole,
             "data": data,
         }
-        save_checkpoint(checkpoint, model, opt, meta, best_whole)  # type: ignore[arg-type]
+        if group != 1:  # absent means 1, as in checkpoints made before it was recorded
+            meta["batches_per_step"] = group
+        if rank == 0:
+            save_checkpoint(checkpoint, model, opt, meta, best_whole)  # type: ignore[arg-type]
 
-    bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress)
+    bar = tqdm(total=total, initial=step, desc=desc, unit="step", disable=not progress or rank > 0)
     start = time.perf_counter()
     for epoch in range(first_epoch, cfg.epochs):
         if _patience_spent(history.valid, cfg):
@@ -234,13 +273,29 @@ def train(
         b = skip if epoch == first_epoch else 0
         while b < len(order) and step < total:
             model.train()
-            loss, n_tokens, nll = loss_fn(epoch_batches[order[b]])  # type: ignore[index]
-            # before the step (with opt=None the loss function has stepped): nothing is saved
-            if not torch.isfinite(loss):
-                raise diverged(f"step {step + 1}", float(loss.detach()))
+            step_batches = [order[i] for i in range(b, min(b + group, len(order)))]
+            if rank:  # dropout and sampling of its own, the same after a resume
+                torch.manual_seed(cfg.seed * 1_000_003 + 7919 * step + rank)
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+            loss_sum, n_tokens, nlls = 0.0, 0, []
+            for i in step_batches[rank::size]:  # this process's share of the step
+                loss, tokens, nll = loss_fn(epoch_batches[i])  # type: ignore[index]
+                # before the step (with opt=None the loss function has stepped): nothing saved
+                if not torch.isfinite(loss) and size == 1:
+                    raise diverged(f"step {step + 1}", float(loss.detach()))
+                if opt is not None:
+                    (loss / len(step_batches)).backward()
+                loss_sum += float(loss.detach())
+                n_tokens += tokens
+                if nll is not None:
+                    nlls.append(nll)
+            if size > 1:  # every process stops on a non-finite loss, not only the one that saw it
+                loss_sum, n_tokens = distributed.total(loss_sum), int(distributed.total(n_tokens))
+                if not math.isfinite(loss_sum):
+                    raise diverged(f"step {step + 1}", loss_sum)
+                distributed.sum_gradients([p for p in model.parameters() if p.requires_grad])
+            if opt is not None:
                 if cfg.clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 opt.step()
@@ -249,8 +304,9 @@ def train(
             if after_step is not None:
                 after_step()
             step += 1
-            b += 1
-            history.losses.append(float(loss.detach()))
+            b += len(step_batches)
+            nll = sum(nlls) / len(nlls) if nlls else None
+            history.losses.append(loss_sum / len(step_batches))
             history.tokens += n_tokens
             rate = history.tokens / max(time.perf_counter() - start, 1e-9)
             shown = {"loss": f"{history.losses[-1]:.3f}"}
@@ -258,8 +314,10 @@ def train(
                 shown["ppl"] = f"{math.exp(min(nll, 50)):.1f}"
             bar.set_postfix(**shown, tok_s=f"{rate:,.0f}")
             bar.update(1)
-            if cfg.max_minutes is not None and time.perf_counter() - start > 60 * cfg.max_minutes:
-                total = step  # out of time: validate, checkpoint and stop as at max_steps
+            if cfg.max_minutes is not None:
+                over = float(time.perf_counter() - start > 60 * cfg.max_minutes)
+                if (distributed.total(over) if size > 1 else over) > 0:
+                    total = step  # out of time: validate, checkpoint and stop as at max_steps
             if (
                 checkpoint is not None
                 and b < len(order)
@@ -275,10 +333,13 @@ def train(
             with torch.no_grad():
                 history.valid.append({"epoch": epoch + 1, **validate()})
             history.valid_seconds += time.perf_counter() - t0
-            bar.write(
-                f"epoch {epoch + 1}: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in history.valid[-1].items() if k != "epoch")
-            )
+            if rank == 0:
+                bar.write(
+                    f"epoch {epoch + 1}: "
+                    + ", ".join(
+                        f"{k} {v:.2f}" for k, v in history.valid[-1].items() if k != "epoch"
+                    )
+                )
             if (
                 cfg.select is not None
                 and _best_index(history.valid, cfg.select) == len(history.valid) - 1

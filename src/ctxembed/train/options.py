@@ -142,9 +142,13 @@ def peak_memory_mib() -> float:
 
 
 def finish_training(args: argparse.Namespace, save, ckpt: Path, hist, start: float, what: str):
-    """Save, drop the checkpoint, print the one-line summary shared by the neural trainers."""
+    """Save, drop the checkpoint, print the one-line summary shared by the neural trainers
+    (under torchrun, rank 0 only: the other processes hold the same weights)."""
     from ..io import remove_own_dir
+    from .distributed import is_main
 
+    if not is_main():
+        return 0
     save(args.out, overwrite=args.overwrite)
     remove_own_dir(ckpt)
     secs = time.perf_counter() - start

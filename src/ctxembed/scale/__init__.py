@@ -1,0 +1,1 @@
+"""Past one process: corpus indexes built in-process or on Ray (``index``)."""
