@@ -32,7 +32,7 @@ def test_two_processes_follow_the_one_process_loss_curve(tmp_path):
     assert len(one["losses"]) == len(two["losses"]) == 24  # 24 batches a epoch, 2 a step, 2 epochs
     np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5, rtol=0)
     assert one["losses"][-1] < 0.5 * one["losses"][0]  # it learns: the curves are not flat
-    assert two["weights"] == pytest.approx(one["weights"], rel=1e-6)
+    assert two["weights"] == pytest.approx(one["weights"], rel=1e-5)
 
 
 def test_a_checkpoint_of_two_processes_resumes_in_one(tmp_path):

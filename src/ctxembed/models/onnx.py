@@ -92,9 +92,6 @@ class OnnxEmbedder(TransformerEmbedder):
             "export that again, or use this one frozen (--mode frozen)"
         )
 
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "quantize": self.quantize}
-
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
             shutil.copyfile(self.graph, tmp / GRAPH)
