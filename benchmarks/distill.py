@@ -5,7 +5,8 @@ distilling the same teacher folder in its own venv.
     python benchmarks/distill.py [--out docs/results/distill.json]
 
 The peer's venv, made once: ``python3 -m venv /work/peers/model2vec &&
-/work/peers/model2vec/bin/pip install "model2vec[distill]" torch==2.13.0``.
+/work/peers/model2vec/bin/pip install "model2vec[distill,quantization]" torch==2.13.0``
+(model2vec 0.10 needs scikit-learn, its quantization extra, to import its distiller).
 """
 
 from __future__ import annotations
@@ -36,18 +37,20 @@ PEER_SCRIPT = """
 import json, sys, time
 import numpy as np
 from model2vec.distill import distill
-folder, out, texts_file = sys.argv[1:4]
+folder, out, texts_file, speed_file = sys.argv[1:5]
 t0 = time.perf_counter()
 m = distill(model_name=folder, pca_dims=256, device="cpu")
 seconds = time.perf_counter() - t0
-texts = json.load(open(texts_file))
+np.save(out, np.asarray(m.encode(json.load(open(texts_file))), dtype=np.float32))
+texts = json.load(open(speed_file))
 m.encode(texts[:64])
 best = None
 for _ in range(3):
-    t0 = time.perf_counter(); vecs = m.encode(texts); dt = time.perf_counter() - t0
+    t0 = time.perf_counter(); m.encode(texts); dt = time.perf_counter() - t0
     best = dt if best is None else min(best, dt)
-np.save(out, np.asarray(vecs, dtype=np.float32))
-print(json.dumps({"distill_seconds": seconds, "sentences_per_s": len(texts) / best}))
+import model2vec
+print(json.dumps({"distill_seconds": seconds, "sentences_per_s": len(texts) / best,
+                  "version": model2vec.__version__}))
 """
 
 
@@ -57,6 +60,35 @@ def sts_scores(vectors: dict[str, np.ndarray], sets: dict[str, list]) -> dict[st
         v = vectors[name]
         out[name] = evaluate(v[0::2], v[1::2], [p[2] for p in pairs])["spearman"]
     return out
+
+
+def run_peer(root: Path, sets: dict[str, list], speed_texts: list[str]) -> dict | None:
+    """The model2vec package distilling the teacher folder: its STS scores, and its speed
+    timed as ours (encode of the STS-B dev sentences, best of three). A failure is printed
+    and the peer left out, so that the run's own rows are still written."""
+    folder = root / "model" if (root / "model" / "config.json").exists() else root
+    with tempfile.TemporaryDirectory() as tmp:
+        texts = [s for name in sets for p in sets[name] for s in p[:2]]
+        (Path(tmp) / "texts.json").write_text(json.dumps(texts))
+        (Path(tmp) / "speed.json").write_text(json.dumps(speed_texts))
+        (Path(tmp) / "peer.py").write_text(PEER_SCRIPT)
+        done = subprocess.run(
+            [str(PEER), str(Path(tmp) / "peer.py"), str(folder), str(Path(tmp) / "v.npy"),
+             str(Path(tmp) / "texts.json"), str(Path(tmp) / "speed.json")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode:
+            print(f"the model2vec peer failed, left out:\n{done.stderr[-3000:]}", flush=True)
+            return None
+        peer = json.loads(done.stdout.strip().splitlines()[-1])
+        vecs = np.load(Path(tmp) / "v.npy")
+    at, split = 0, {}
+    for name, pairs in sets.items():
+        split[name] = vecs[at : at + 2 * len(pairs)]
+        at += 2 * len(pairs)
+    row = {**sts_scores(split, sets), **peer}
+    print("model2vec", row, flush=True)
+    return row
 
 
 def main() -> int:
@@ -148,26 +180,9 @@ def main() -> int:
         print(label, {k: round(v, 2) for k, v in row.items()}, flush=True)
 
     if PEER.exists():
-        root = ASSETS[args.teacher].path()
-        folder = root / "model" if (root / "model" / "config.json").exists() else root
-        with tempfile.TemporaryDirectory() as tmp:
-            texts = [s for name in sets for p in sets[name] for s in p[:2]]
-            (Path(tmp) / "texts.json").write_text(json.dumps(texts))
-            (Path(tmp) / "peer.py").write_text(PEER_SCRIPT)
-            done = subprocess.run(
-                [str(PEER), str(Path(tmp) / "peer.py"), str(folder), str(Path(tmp) / "v.npy"),
-                 str(Path(tmp) / "texts.json")],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            peer = json.loads(done.stdout.strip().splitlines()[-1])
-            vecs = np.load(Path(tmp) / "v.npy")
-        at, split = 0, {}
-        for name, pairs in sets.items():
-            split[name] = vecs[at : at + 2 * len(pairs)]
-            at += 2 * len(pairs)
-        # the peer's speed is timed on the STS-B dev and SICK-R texts, ours on STS-B dev's
-        results["models"]["model2vec (peer)"] = {**sts_scores(split, sets), **peer}
-        print("model2vec", results["models"]["model2vec (peer)"], flush=True)
+        peer = run_peer(ASSETS[args.teacher].path(), sets, speed_texts)
+        if peer is not None:
+            results["models"]["model2vec (peer)"] = peer
     else:
         print(f"no model2vec venv at {PEER}: the peer is left out", flush=True)
 

@@ -152,8 +152,17 @@ def topics_value(data: dict[str, Any], model: str, col: Col) -> str | None:
 
 GENERIC = (  # results files of {key: {metric: value}} rows
     "senses.json", "serve-load.json", "distill.json", "quantized.json", "distill-sif.json",
-    "index.json", "ddp.json", "embed-memory.json",
+    "index.json", "ddp.json", "embed-memory.json", "distill-earlier.json",
 )  # fmt: skip
+
+
+def generic(source: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A GENERIC file and its rows: {rows|runs|models: {key: {metric: ..}}}, or for
+    FILE#KEY, {KEY: {key: {metric: ..}}}."""
+    name, _, part = source.partition("#")
+    data = json.loads((RESULTS / name).read_text())
+    rows = data[part] if part else data.get("rows") or data.get("runs") or data["models"]
+    return data, {**rows, **{k: {"rps": v} for k, v in data.items() if k.startswith("library_")}}
 
 
 def render(table: Table) -> str:
@@ -167,16 +176,13 @@ def render(table: Table) -> str:
         data = json.loads((RESULTS / table.source).read_text())
         cells = [[topics_value(data, m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
     elif table.source.split("#")[0] in GENERIC:
-        # {rows|runs|models: {key: {metric: ..}}}, or FILE#KEY: {KEY: {key: {metric: ..}}}
-        name, _, part = table.source.partition("#")
-        data = json.loads((RESULTS / name).read_text())
-        rows = data[part] if part else data.get("rows") or data.get("runs") or data["models"]
-        rows = {**rows, **{k: {"rps": v} for k, v in data.items() if k.startswith("library_")}}
-        cells = [
-            [rows.get(m, {}).get(c.metric) if c.task != "ratio" else data["ratios"].get(c.metric)
-             for c in cols(lab)]
-            for lab, m, *_ in table.rows
-        ]  # fmt: skip
+        cells = []
+        for lab, m, *src in table.rows:  # a row may come from another file of the same shape
+            data, rows = generic(src[0] if src else table.source)
+            cells.append(
+                [rows.get(m, {}).get(c.metric) if c.task != "ratio" else data["ratios"].get(c.metric)
+                 for c in cols(lab)]
+            )  # fmt: skip
     elif table.source == "finetune":
         cells = [[finetune_value(m, c) for c in cols(lab)] for lab, m, *_ in table.rows]
     elif table.source == "finetune-speed.json":  # benchmarks/finetune.py --out
@@ -416,6 +422,7 @@ TABLES = {
             Col("min", "", metric="cosine_min", digits=3),
             Col("STS-B dev", "", metric="stsb-dev", digits=1),
             Col("STS-B dev change", "", metric="stsb-dev_delta", digits=1),
+            Col("STS-B dev sentences/s (one pass)", "", metric="sentences_per_s", digits=0),
             Col("worst bench task change", "", metric="worst_task_delta", digits=1),
         ],
         bold=False,
@@ -467,8 +474,17 @@ TABLES = {
             ("DAN student of minilm-l6, 384-d (ours)", "dan student"),
             ("model2vec distill of minilm-l6, 256-d (peer)", "model2vec (peer)"),
             ("glove-6b-50d, mean of words", "glove-6b-50d"),
-            ("ELMo, WikiText-2 (controlled experiment), mean", "wikitext2-elmo"),
-            ("USE DAN, WikiText-2 multi-task", "wikitext2-use-dan"),
+            ("minilm-l6 (teacher), earlier run", "minilm-l6", "distill-earlier.json"),
+            (
+                "ELMo, WikiText-2 (controlled experiment), mean, earlier run",
+                "wikitext2-elmo",
+                "distill-earlier.json",
+            ),
+            (
+                "USE DAN, WikiText-2 multi-task, earlier run",
+                "wikitext2-use-dan",
+                "distill-earlier.json",
+            ),
         ],
         DISTILL_COLS,
         bold=False,

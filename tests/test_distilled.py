@@ -107,6 +107,11 @@ def test_pooling_pretokenized_and_dropped_words(student):
     assert_same(student.embed_sentences(["\ufffd"])[0], _unit(student.table[student.unk]))
     with pytest.raises(InputError, match="layer 3"):
         student.embed_sentences(["a b"], layers=3)
+    with pytest.raises(InputError, match="text 1 is empty"):
+        student.embed_sentences(["a b", " \u200b "])
+    with pytest.raises(InputError):
+        student.embed_sentences(b"")
+    assert student.embed_sentences([]).shape == (0, student.dim)
 
 
 def _unit(v):

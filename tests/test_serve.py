@@ -272,6 +272,14 @@ def test_bad_requests_get_json_errors(both, body, code, says):
     assert r.status_code == code and says in error_of(r)
 
 
+def test_a_lone_surrogate_is_a_json_error(both):
+    client, _, _ = both  # JSON may escape one; the Rust tokenizers would raise a TypeError
+    body = b'{"input": ["ok", "a \\ud800 b"]}'
+    for route in ("/v1/words", "/v1/embeddings"):
+        r = client.post(route, content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500 and "surrogate" in error_of(r)
+
+
 def test_malformed_json_and_unknown_route(both):
     client, _, _ = both
     assert client.head("/health").status_code == 200

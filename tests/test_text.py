@@ -1,8 +1,10 @@
+import re
+
 import pytest
 
 from ctxembed import InputError
 from ctxembed.text.windows import window_pieces, windows
-from ctxembed.text.words import prepare, split_words
+from ctxembed.text.words import prepare, raw_strings, split_words
 
 
 def test_split_words_offsets_point_into_text():
@@ -41,6 +43,35 @@ def test_prepare_rejects_empty_and_wrong_types():
         prepare([5])
     with pytest.raises(InputError):
         prepare(42)
+
+
+@pytest.mark.parametrize(
+    "text", ["  \n", "\u200b\ufeff", "\ue000", "\x00\x07", ".", "a", "3.14", "\u65e5", "\U0001f600"]
+)
+def test_raw_strings_refuses_what_prepare_refuses(text):
+    # raw_strings checks without splitting: it must agree with prepare on every text
+    try:
+        prepare(["ok", text])
+    except InputError as e:
+        with pytest.raises(InputError, match=re.escape(str(e))):
+            raw_strings(["ok", text])
+    else:
+        assert raw_strings(["ok", text]) == ["ok", text]
+
+
+def test_a_lone_surrogate_is_refused():
+    # JSON allows "\ud800"; the Rust tokenizers raise a bare TypeError on it
+    for check in (prepare, raw_strings):
+        with pytest.raises(InputError, match="text 1 holds a lone surrogate"):
+            check(["ok", "a \ud800 b"])
+    with pytest.raises(InputError, match="word 1 of text 0 holds a lone surrogate"):
+        prepare([["a", "b\udcff"]])
+
+
+def test_raw_strings_leaves_word_lists_and_bad_types_to_prepare():
+    assert raw_strings("one") == ["one"] and raw_strings([]) == []
+    for texts in ([["a", "b"]], ["a", ["b"]], b"", b"ab", 42, (t for t in ["a"])):
+        assert raw_strings(texts) is None
 
 
 def test_single_string_is_one_text():

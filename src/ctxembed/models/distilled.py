@@ -12,6 +12,7 @@ subword rows, the same in every sentence.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..embedder import (
     Embedder,
@@ -34,7 +37,7 @@ from ..embedder import (
 from ..errors import InputError, ModelError
 from ..io import atomic_dir, read_lines
 from ..options import overwrite, positive, positive_float
-from ..text.words import prepare
+from ..text.words import prepare, raw_strings
 
 TABLE = "table"
 
@@ -46,7 +49,7 @@ class DistilledEmbedder(Embedder):
     n_layers = 1
 
     def __init__(self, tokenizer: Any, table: np.ndarray, config: dict[str, Any] | None = None):
-        table = np.ascontiguousarray(table, dtype=np.float32)
+        table = np.require(table, np.float32, ["C", "W"])  # torch reads it in place
         if table.ndim != 2 or table.shape[0] < len(tokenizer):
             raise ModelError(
                 f"a table of shape {table.shape} for a tokenizer of {len(tokenizer)} tokens"
@@ -85,6 +88,13 @@ class DistilledEmbedder(Embedder):
             words = np.asarray([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)
             out.append((ids, words))
         return out
+
+    def _dropped(self, i: int) -> list[int]:
+        """The ids of text ``i``, whose every character the tokenizer drops: the unknown
+        token, as the teacher reads it."""
+        if self.unk is None:
+            raise InputError(f"the tokenizer gives no token for text {i}, and has no unknown token")
+        return [self.unk]
 
     def _pieces(self, docs) -> list[tuple[np.ndarray, np.ndarray]]:
         """``_word_ids``, with the unknown token standing in for a word the tokenizer drops
@@ -133,24 +143,27 @@ class DistilledEmbedder(Embedder):
         if pooling != "mean":
             raise InputError(f"pooling={pooling!r}: a distilled model pools with 'mean'")
         resolve_layers(layers, self.n_layers)  # names a layer this model does not have
-        docs = prepare(texts)
-        if not docs:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        single = [texts] if isinstance(texts, str) else list(texts)
-        if all(isinstance(t, str) for t in single):
-            # the Rust tokenizer directly: the per-text Python of a transformers call would
-            # cost more than the lookup itself
-            enc = self.tokenizer.backend_tokenizer.encode_batch(single, add_special_tokens=False)
-            ids = [e.ids or [self.unk] for e in enc]  # all dropped: the unknown token
+        raw = raw_strings(texts)
+        if raw is None:  # word lists: their words' rows, as embed_words reads them
+            ids = [i.tolist() for i, _ in self._pieces(prepare(texts))]
         else:
-            ids = [i.tolist() for i, _ in self._pieces(docs)]
-        lengths = np.array([len(i) for i in ids], dtype=np.int64)
-        flat = np.fromiter((t for row in ids for t in row), dtype=np.int64, count=lengths.sum())
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        has = lengths > 0
-        if has.any():
-            starts = np.r_[0, np.cumsum(lengths)[:-1]][has]
-            out[has] = np.add.reduceat(self.table[flat], starts, axis=0) / lengths[has, None]
+            # the Rust tokenizer directly, without offsets: the per-text Python of a
+            # transformers call would cost more than the lookup itself
+            enc = self.tokenizer.backend_tokenizer.encode_batch_fast(raw, add_special_tokens=False)
+            ids = [e.ids or self._dropped(i) for i, e in enumerate(enc)]
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=lengths.sum())
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        # one pass over the rows, each text's sum in its own order (numpy's reduceat over a
+        # gathered copy of every row was most of the time)
+        out = F.embedding_bag(
+            torch.from_numpy(flat),
+            torch.from_numpy(self.table),
+            torch.from_numpy(starts),
+            mode="mean",
+        ).numpy()
         if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
@@ -159,8 +172,6 @@ class DistilledEmbedder(Embedder):
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         with atomic_dir(path, overwrite) as tmp:
             self.tokenizer.save_pretrained(tmp)
-            import torch
-
             write_weights(tmp, {TABLE: torch.from_numpy(self.table)})
             write_manifest(tmp, self.family, self.config)
 

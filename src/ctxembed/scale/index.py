@@ -4,7 +4,11 @@
 shards of ``shard_size`` texts. Each shard is embedded (word vectors, or one sentence vector
 per text), the vectors scaled to unit length, and written as one Parquet file the moment it
 is done. On Ray, a pool of actors embeds the shards (one model per actor, each on its own
-cores) and the driver writes them, so a cluster needs no shared disk. The folder:
+cores) and the driver writes them, so a cluster needs no shared disk. Ray Core actors rather
+than Ray Data's ``map_batches``: the driver cuts the corpus into the same numbered shards on
+every run, which is what lets a killed build resume and end equal to an uninterrupted one
+(Ray Data's blocks and output files carry no stable identity across runs), and a cluster's
+nodes need not see the corpus files. The folder:
 
 - ``index.json``: what was asked (model, load options, mode, shard size, corpus sizes and
   SHA-256). A build into a folder that holds another model's or corpus's index is refused;

@@ -80,9 +80,10 @@ def prepare(texts: str | Sequence[str] | Sequence[Sequence[str]]) -> list[Doc]:
     docs: list[Doc] = []
     for i, text in enumerate(texts):
         if isinstance(text, str):
+            _check_unicode(text, f"text {i}")
             words, offsets = split_words(text)
             if not words:
-                raise InputError(f"text {i} is empty (no words in {text[:40]!r})")
+                raise _empty(i, text)
             docs.append(Doc(words, offsets))
         elif isinstance(text, Sequence) and not isinstance(text, bytes):
             if len(text) == 0:
@@ -94,9 +95,47 @@ def prepare(texts: str | Sequence[str] | Sequence[Sequence[str]]) -> list[Doc]:
                     )
                 if not word.strip():
                     raise InputError(f"word {j} of text {i} is empty or only whitespace")
+                _check_unicode(word, f"word {j} of text {i}")
             docs.append(Doc(list(text), None))
         else:
             raise InputError(
                 f"text {i} is of type {type(text).__name__}; give a string or a list of words"
             )
     return docs
+
+
+def raw_strings(texts: str | Sequence[str] | Sequence[Sequence[str]]) -> list[str] | None:
+    """``texts`` as a list when every text is a raw string, refusing a text with no words as
+    ``prepare`` does but without splitting the texts into words; ``None`` when any text is
+    not a string (``prepare`` then checks it). For models that read raw text whole."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if isinstance(texts, bytes) or not isinstance(texts, Sequence):
+        return None
+    if not all(isinstance(t, str) for t in texts):
+        return None
+    for i, text in enumerate(texts):
+        _check_unicode(text, f"text {i}")
+        if _WORD.search(text) is None:  # the first word is enough to know there is one
+            raise _empty(i, text)
+    return list(texts)
+
+
+def _empty(i: int, text: str) -> Exception:
+    from ..errors import InputError
+
+    return InputError(f"text {i} is empty (no words in {text[:40]!r})")
+
+
+def _check_unicode(text: str, where: str) -> None:
+    """Refuse a lone surrogate (a JSON ``"\\ud800"`` escape, or bytes decoded with
+    ``surrogateescape``): it is not text, and the Rust tokenizers cannot take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        from ..errors import InputError
+
+        raise InputError(
+            f"{where} holds a lone surrogate ({text[e.start]!r} at character {e.start}), "
+            "which is not text: decode its bytes with errors='replace'"
+        ) from None
