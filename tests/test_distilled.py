@@ -88,6 +88,12 @@ def test_cli_distills_a_teacher_folder(teacher, tmp_path, capsys):
     assert "distilled" in capsys.readouterr().out
     assert main(args) == 1 and "--overwrite" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    bad = ["distill", "--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "s2"),
+           "--corpus", str(empty)]  # fmt: skip
+    assert main(bad) == 1 and "no text to count tokens in" in capsys.readouterr().err
+    assert not (tmp_path / "s2").exists()
 
 
 def test_pooling_pretokenized_and_dropped_words(student):

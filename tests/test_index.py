@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctxembed import InputError
+from ctxembed import InputError, ModelError
 from ctxembed.cli import main
 from ctxembed.eval.coarsewsd import load as coarsewsd
 
@@ -125,6 +125,72 @@ def test_search_errors_are_named(corpus, tmp_path):
         index.search_sentence("the cat")
     with pytest.raises(InputError, match="not a finished index"):
         Index(tmp_path)
+    with pytest.raises(InputError, match="no such folder"):
+        Index(tmp_path / "nope")
+    with pytest.raises(InputError, match="give one word"):
+        index.search_word("river bank", "the river bank")
+    with pytest.raises(InputError, match="--like: the text is empty"):
+        index.search_word("the", "   ")
+
+
+def test_a_query_without_a_vector_is_refused(tmp_path):
+    """glove has no vector for a made-up word: ranking zero vectors would be noise."""
+    c = tmp_path / "c.txt"
+    c.write_text("a qwxzv flew over the bank\nthe qwxzv sat down\n")
+    build_index("glove-6b-50d", [c], tmp_path / "ix", progress=False)
+    with pytest.raises(InputError, match="'qwxzv' has no vector"):
+        Index(tmp_path / "ix").search_word("qwxzv", "a qwxzv")
+    build_index("glove-6b-50d", [c], tmp_path / "sx", mode="sentences", progress=False)
+    with pytest.raises(InputError, match="has no vector"):
+        Index(tmp_path / "sx").search_sentence("qwxzv blorp")
+    with pytest.raises(InputError, match="--sentence: the text is empty"):
+        Index(tmp_path / "sx").search_sentence("  ")
+
+
+def test_a_failed_build_leaves_nothing_and_the_fixed_one_builds(tmp_path):
+    c = tmp_path / "c.jsonl"
+    c.write_text('{"words": ["a", "b"]}\n{"words": []}\n')
+    out = tmp_path / "ix"
+    with pytest.raises(InputError, match="line 2"):
+        build_index("glove-6b-50d", [c], out, progress=False)
+    assert not out.exists()
+    mine = tmp_path / "mine"  # the user's empty folder: it stays, empty
+    mine.mkdir()
+    with pytest.raises(InputError, match="line 2"):
+        build_index("glove-6b-50d", [c], mine, progress=False)
+    assert mine.is_dir() and not list(mine.iterdir())
+    c.write_text('{"words": ["a", "b"]}\n{"words": ["c"]}\n')  # mended: no --overwrite needed
+    assert build_index("glove-6b-50d", [c], out, progress=False)["vectors"] == 3
+    with pytest.raises(InputError, match="is a folder"):
+        build_index("glove-6b-50d", [tmp_path], tmp_path / "x", progress=False)
+
+
+def test_damaged_files_are_named_and_a_rebuild_mends_them(corpus, tmp_path):
+    out = tmp_path / "ix"
+    build_index("glove-6b-50d", [corpus], out, shard_size=100, progress=False)
+    before = [(h.text_id, h.position) for h in Index(out).search_word("the", "the cat", k=5)]
+    (out / "vectors.faiss").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="vectors.faiss is missing or damaged"):
+        Index(out).search_word("the", "the cat", k=5)
+    (out / "shards" / "00001.parquet").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="a shard is missing or damaged"):
+        Index(out)
+    info = build_index("glove-6b-50d", [corpus], out, shard_size=100, progress=False)
+    assert info["shards_embedded"] == 1  # only the damaged shard again
+    assert [
+        (h.text_id, h.position) for h in Index(out).search_word("the", "the cat", k=5)
+    ] == before
+
+
+def test_an_unreachable_ray_cluster_is_refused(corpus, tmp_path):
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        ray.shutdown()
+    with pytest.raises(InputError, match="cannot reach a Ray cluster"):
+        build_index(
+            "glove-6b-50d", [corpus], tmp_path / "ix", ray_address="127.0.0.1:1", progress=False
+        )
+    assert not (tmp_path / "ix").exists()
 
 
 def test_refuses_another_model_and_a_users_folder(corpus, tmp_path, capsys):

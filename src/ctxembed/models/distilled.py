@@ -291,6 +291,11 @@ def run(args: argparse.Namespace) -> int:
     teacher = load(args.teacher)
     check_teacher(teacher)  # before the corpus is read
     lines = [line for path in corpus for _, line in read_lines(path) if line.strip()]
+    if not lines:  # SIF would silently be off
+        raise InputError(
+            f"{', '.join(map(str, corpus))}: no text to count tokens in; give a corpus with "
+            "text, or leave out --corpus for WikiText-2's counts"
+        )
     model = distill(
         teacher,
         None if args.no_pca else args.dim,

@@ -33,6 +33,7 @@ import torch
 from ..embedder import Family, read_manifest, write_manifest
 from ..errors import InputError, ModelError
 from ..io import atomic_dir, check_dir, inside
+from .static import StaticEmbedder
 from .transformer import TransformerEmbedder, read_config, read_tokenizer
 
 GRAPH = "model.onnx"
@@ -136,7 +137,14 @@ def export_onnx(
     inside(Path(out), [Path(model)])  # never into the folder it reads
     source = load(model)
     if type(source) is not TransformerEmbedder:
-        raise InputError(f"--format onnx exports a transformer model; {model} is {source.family}")
+        hint = (
+            "static tables export with --format word2vec-text or glove-text"
+            if isinstance(source, StaticEmbedder)
+            else "its folder is already what ctxembed.load and the CLI read"
+        )
+        raise InputError(
+            f"--format onnx exports a transformer model; {model} is {source.family} ({hint})"
+        )
     if source.quantize is not None:  # a folder saved with a torch int8 recipe
         raise InputError(
             f"{model} loads as torch {source.quantize}: export the fp32 model, with "

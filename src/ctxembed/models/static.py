@@ -302,7 +302,12 @@ def export(fmt: str) -> Callable[[str, str, bool], str]:
         check_out_file(Path(output), overwrite, [Path(model_path)])
         model = load(model_path)
         if not isinstance(model, StaticEmbedder):
-            raise InputError(f"{fmt} writes static tables; {model_path} is {model.family}")
+            hint = (
+                "export it with --format onnx"
+                if model.family == "transformer"
+                else "its folder is already what ctxembed.load and the CLI read"
+            )
+            raise InputError(f"{fmt} writes static tables; {model_path} is {model.family} ({hint})")
         model.write(output, fmt)
         return f"wrote {len(model):,} x {model.dim} vectors as {fmt} -> {output}"
 

@@ -29,6 +29,7 @@ vectors through the FAISS index.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -44,7 +45,7 @@ from ..embedder import Embedder
 from ..errors import CtxembedError, InputError, ModelError
 from ..io import atomic_file, check_dir, record_written, written_files
 from ..text.files import TextFile
-from ..text.words import prepare
+from ..text.words import prepare, split_words
 
 MANIFEST = "index.json"
 INFO = "info.json"
@@ -102,6 +103,8 @@ def build_index(
     if not files:
         raise InputError("give at least one corpus file")
     for f in files:
+        if f.is_dir():
+            raise InputError(f"corpus {f} is a folder: give its text or JSON Lines files")
         if not f.is_file():
             raise InputError(f"corpus {f}: no such file")
     # a path is kept whole, so the index searches from any folder
@@ -116,24 +119,68 @@ def build_index(
         "corpus": [_describe(f) for f in files],
     }
     wanted = json.loads(json.dumps(wanted))  # as index.json will hold it (tuples are lists)
+    fresh = not Path(out).expanduser().exists()
     folder = _prepare(Path(out).expanduser(), wanted, overwrite)
+    try:
+        return _build(folder, model, files, wanted, ray_address, actors, batch_size, flat_max,
+                      progress, log)  # fmt: skip
+    except BaseException:
+        # a build that failed before its first shard (a bad line, an unreachable cluster)
+        # leaves nothing behind; one with shards keeps them, to resume
+        if not list((folder / SHARDS).glob("*.parquet")):
+            _remove_ours(folder, fresh)
+        raise
+
+
+def _remove_ours(folder: Path, fresh: bool) -> None:
+    """Remove what this build wrote: the folder if it made it, else only its contents."""
+    import shutil
+
+    try:
+        check_dir(folder, overwrite=True)  # every file ours, or refused
+    except CtxembedError:
+        return  # someone else's files appeared: leave everything
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _build(
+    folder: Path,
+    model: str,
+    files: list[Path],
+    wanted: dict[str, Any],
+    ray_address: str | None,
+    actors: int,
+    batch_size: int,
+    flat_max: int,
+    progress: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    options = wanted["options"]
     (folder / SHARDS).mkdir(exist_ok=True)
     record_written(folder, [SHARDS])
     for stale in (folder / SHARDS).glob(".*.tmp"):  # a killed run's half-written shard
         stale.unlink()
     # a shard renamed into place just before a kill, not yet listed: ours all the same
     record_written(folder, [f"{SHARDS}/{p.name}" for p in (folder / SHARDS).glob("*.parquet")])
+    _drop_damaged(folder, log)
     start = time.perf_counter()
-    plan = _shards(files, shard_size)
+    plan = _shards(files, wanted["shard_size"])
     todo = (s for s in plan if not _shard_path(folder, s[0]).exists())
     runner = (
-        InProcess(model, options or {})
+        InProcess(model, options)
         if ray_address is None
-        else RayPool(model, options or {}, actors, ray_address)
+        else RayPool(model, options, actors, ray_address)
     )
     done = 0
     try:
-        for k, rows in runner.map(todo, mode, wanted["only_words"], batch_size):
+        for k, rows in runner.map(todo, wanted["mode"], wanted["only_words"], batch_size):
             _write_shard(folder, k, rows)
             done += 1
             if progress:
@@ -149,6 +196,34 @@ def build_index(
     }
     _write_json(folder, INFO, info)
     return info
+
+
+def _drop_damaged(folder: Path, log: Callable[[str], None]) -> None:
+    """Remove finished shards that cannot be read (a disk error, a copy cut short): they are
+    ours, and this build embeds them again."""
+    import pyarrow.parquet as pq
+
+    for path in sorted((folder / SHARDS).glob("*.parquet")):
+        try:
+            pq.ParquetFile(path).close()  # the footer: where a copy cut short breaks
+        except (OSError, ValueError) as e:
+            log(f"{path} cannot be read ({e}): embedding it again")
+            path.unlink()
+
+
+@contextlib.contextmanager
+def _readable(folder: Path, what: str) -> Iterator[None]:
+    """Name a missing or damaged file of an index folder, with the command that mends it."""
+    try:
+        yield
+    except CtxembedError:
+        raise
+    except (OSError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+        raise ModelError(
+            f"{folder}: {what} is missing or damaged ({first}): run the same ctxembed index "
+            "build again to redo it"
+        ) from None
 
 
 def _describe(f: Path) -> dict[str, Any]:
@@ -343,6 +418,8 @@ class RayPool:
         self.started = not ray.is_initialized()
         if self.started:
             local = address == "local"
+            if not local:
+                _reachable(address)
             try:
                 ray.init(
                     address=None if local else address,
@@ -402,6 +479,22 @@ class RayPool:
             self.ray.shutdown()
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``host:port`` no server answers on (``ray.init`` would retry for minutes)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray itself checks at once
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise InputError(
+            f"--ray-address {address}: cannot reach a Ray cluster ({e}); use 'local' to start "
+            "one here, or 'none' to embed in this process"
+        ) from None
+
+
 def _read_vectors(folder: Path) -> np.ndarray:
     import pyarrow.parquet as pq
 
@@ -419,7 +512,8 @@ def _read_vectors(folder: Path) -> np.ndarray:
 def _finish(folder: Path, flat_max: int, log: Callable[[str], None]) -> dict[str, Any]:
     """The FAISS index over every shard's vectors, and its recall against exact search."""
     faiss = _faiss()
-    vecs = _read_vectors(folder)
+    with _readable(folder, "a shard"):
+        vecs = _read_vectors(folder)
     if len(vecs) == 0:
         raise InputError("the corpus gave no vectors: no texts, or none of --only-words")
     n, dim = vecs.shape
@@ -470,6 +564,10 @@ class Index:
 
     def __init__(self, folder: str | os.PathLike, model: Embedder | None = None):
         self.folder = Path(folder).expanduser()
+        if not self.folder.is_dir():
+            raise InputError(
+                f"{folder}: no such folder (build an index there with ctxembed index build)"
+            )
         try:
             self.manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
             self.info = json.loads((self.folder / INFO).read_text(encoding="utf-8"))
@@ -482,7 +580,8 @@ class Index:
         self._model = model
         self._faiss: Any = None
         self._words: dict[str, np.ndarray] | None = None
-        self._offsets = self._shard_offsets()
+        with _readable(self.folder, "a shard"):
+            self._offsets = self._shard_offsets()
 
     def _shard_offsets(self) -> list[tuple[Path, int]]:
         import pyarrow.parquet as pq
@@ -515,7 +614,8 @@ class Index:
     @property
     def faiss_index(self) -> Any:
         if self._faiss is None:
-            self._faiss = _faiss().read_index(str(self.folder / FAISS))
+            with _readable(self.folder, FAISS):
+                self._faiss = _faiss().read_index(str(self.folder / FAISS))
         return self._faiss
 
     def _word_rows(self) -> dict[str, np.ndarray]:
@@ -525,7 +625,8 @@ class Index:
 
             rows: dict[str, list[int]] = {}
             for path, at in self._offsets:
-                words = pq.read_table(path, columns=["word"]).column("word").to_pylist()
+                with _readable(self.folder, path.name):
+                    words = pq.read_table(path, columns=["word"]).column("word").to_pylist()
                 for j, w in enumerate(words):
                     rows.setdefault(w.lower(), []).append(at + j)
             self._words = {w: np.asarray(r, dtype=np.int64) for w, r in rows.items()}
@@ -542,6 +643,9 @@ class Index:
                 "index of words (--words)"
             )
         _check_k(k)
+        if len(split_words(word)[0]) != 1:
+            raise InputError(f"--word {word!r}: give one word (the uses of one word are searched)")
+        _has_words(like, "--like")
         (wv,) = self.model.embed_words([like], progress=False)
         uses = [j for j, w in enumerate(wv.words) if w.lower() == word.lower()]
         if at is not None:
@@ -555,7 +659,11 @@ class Index:
         if rows is None:
             raise InputError(f"{word!r} does not occur in the indexed corpus")
         q = wv.vectors[uses[0]]
-        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        if not np.linalg.norm(q) > 0:
+            raise InputError(
+                f"{word!r} has no vector in this index's model (out of its vocabulary)"
+            )
+        q = q / float(np.linalg.norm(q))
         vecs = self.faiss_index.reconstruct_batch(rows)
         scores = vecs @ q
         best = np.argsort(-scores, kind="stable")[:k]
@@ -569,8 +677,14 @@ class Index:
                 "build an index of sentences (--sentences)"
             )
         _check_k(k)
+        _has_words(text, "--sentence")
         q = np.asarray(self.model.embed_sentences([text], progress=False), dtype=np.float32)
-        q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        if not np.linalg.norm(q) > 0:
+            raise InputError(
+                f"{text[:60]!r} has no vector in this index's model: none of its words is in "
+                "its vocabulary"
+            )
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
         scores, rows = self.faiss_index.search(q, min(k, self.info["vectors"]))
         keep = rows[0] >= 0
         return self._hits(rows[0][keep], scores[0][keep])
@@ -584,13 +698,21 @@ class Index:
         for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
             s = int(np.searchsorted(starts, row, side="right") - 1)
             if s not in cache:
-                cache[s] = pq.read_table(
-                    self._offsets[s][0],
-                    columns=[f for f in Hit.__dataclass_fields__ if f != "score"],
-                )
+                with _readable(self.folder, self._offsets[s][0].name):
+                    cache[s] = pq.read_table(
+                        self._offsets[s][0],
+                        columns=[f for f in Hit.__dataclass_fields__ if f != "score"],
+                    )
             r = cache[s].slice(row - self._offsets[s][1], 1).to_pylist()[0]
             out.append(Hit(score=float(score), **r))
         return out
+
+
+def _has_words(text: str | list[str], option: str) -> None:
+    try:
+        prepare([text])
+    except InputError as e:
+        raise InputError(f"{option}: {str(e).replace('text 0', 'the text', 1)}") from None
 
 
 def _check_k(k: int) -> None:
