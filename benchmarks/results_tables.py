@@ -422,7 +422,7 @@ TABLES = {
             Col("min", "", metric="cosine_min", digits=3),
             Col("STS-B dev", "", metric="stsb-dev", digits=1),
             Col("STS-B dev change", "", metric="stsb-dev_delta", digits=1),
-            Col("STS-B dev sentences/s (one pass)", "", metric="sentences_per_s", digits=0),
+            Col("STS-B dev sentences/s", "", metric="sentences_per_s", digits=0),
             Col("worst bench task change", "", metric="worst_task_delta", digits=1),
         ],
         bold=False,

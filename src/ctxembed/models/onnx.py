@@ -15,8 +15,10 @@ per pass. Recipes (``benchmarks/quantized.py`` measures each against torch fp32)
   two layers (2 of 36 matrices in MiniLM-L6), whose GELU inputs quantize worst and whose
   error every later layer carries.
 
-Every model of this family runs one window per pass: the int8 scales then never see batch
-mates, and on a CPU it was also the faster way for fp32 (no padding).
+An int8 model runs one window per pass, so that its activation scales never see batch mates
+(a text's vectors would depend on them). The fp32 export batches padded windows as torch
+does: its vectors are the same alone or batched (to 1e-5), and short texts run faster
+batched than one at a time (benchmarks/quantized.py's sentences/s).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class OnnxEmbedder(TransformerEmbedder):
 
     @property
     def one_window_per_pass(self) -> bool:
-        return True
+        return self.quantize is not None  # int8 scales activations over the whole pass
 
     def _forward(
         self, input_ids: torch.Tensor, mask: torch.Tensor, layers: tuple[int, ...]

@@ -278,13 +278,7 @@ def _shards(files: list[Path], size: int) -> Iterator[tuple[int, list[int], list
     texts: list[str | list[str]] = []
     n = k = 0
     for f in files:
-        for line, text in TextFile(f):
-            try:
-                prepare([text])  # an empty or malformed text is named by its file and line
-            except InputError as e:
-                raise InputError(
-                    f"{f}, line {line}: {str(e).replace('text 0', 'the text', 1)}"
-                ) from None
+        for _, text, _ in TextFile(f).checked():  # a bad text is named by file and line
             ids.append(n)
             texts.append(text)
             n += 1

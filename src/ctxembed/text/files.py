@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io import read_lines
-from .words import prepare
+from .words import Doc, prepare
 
 
 class TextFile:
@@ -33,16 +33,23 @@ class TextFile:
                 continue
             yield n, self._parse(n, line) if as_json else line
 
-    def count(self) -> tuple[int, int]:
-        """``(texts, words)``, checking every text so that an error names its line."""
-        n_texts = n_words = 0
+    def checked(self) -> Iterator[tuple[int, str | list[str], Doc]]:
+        """``(line number, text, its words)``: every text checked, so that an error names
+        its file and line."""
         for n, text in self:
             try:
                 (doc,) = prepare([text])
             except InputError as e:
                 raise InputError(
-                    f"{self.name}, line {n}: {str(e).replace('text 0', 'the text', 1)}"
+                    f"{self.name}, line {n}: {str(e).replace('text 0', 'the text', 1)}; "
+                    "mend or remove that line"
                 ) from None
+            yield n, text, doc
+
+    def count(self) -> tuple[int, int]:
+        """``(texts, words)``, checking every text."""
+        n_texts = n_words = 0
+        for _, _, doc in self.checked():
             n_texts += 1
             n_words += len(doc.words)
         return n_texts, n_words
