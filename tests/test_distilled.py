@@ -107,6 +107,9 @@ def test_pooling_pretokenized_and_dropped_words(student):
             mine = [r for r, k in zip(rows, word_of, strict=True) if k == w]
             assert_same(got[w], mine[pick])
     assert_same(student.embed_sentences([text.split()]), student.embed_sentences([text]))
+    # a raw string reads the same beside a word list as alone (tokenized whole, not by word)
+    mixed = student.embed_sentences(["unbelievably", text, ["a", "b"]])
+    assert_same(mixed[1], student.embed_sentences([text])[0])
     # a word the tokenizer drops entirely reads as the unknown token, as in the teacher
     (wv,) = student.embed_words(["a \ufffd b"])
     assert_same(wv.vectors[1], student.table[student.unk])

@@ -142,7 +142,7 @@ def test_a_query_without_a_vector_is_refused(tmp_path):
         Index(tmp_path / "ix").search_word("qwxzv", "a qwxzv")
     build_index("glove-6b-50d", [c], tmp_path / "sx", mode="sentences", progress=False)
     with pytest.raises(InputError, match="has no vector"):
-        Index(tmp_path / "sx").search_sentence("qwxzv blorp")
+        Index(tmp_path / "sx").search_sentence("qwxzv zqxjvk")
     with pytest.raises(InputError, match="--sentence: the text is empty"):
         Index(tmp_path / "sx").search_sentence("  ")
 
@@ -173,13 +173,36 @@ def test_damaged_files_are_named_and_a_rebuild_mends_them(corpus, tmp_path):
     with pytest.raises(ModelError, match="vectors.faiss is missing or damaged"):
         Index(out).search_word("the", "the cat", k=5)
     (out / "shards" / "00001.parquet").write_bytes(b"junk")
-    with pytest.raises(ModelError, match="a shard is missing or damaged"):
+    with pytest.raises(ModelError, match="00001.parquet is missing or damaged"):
         Index(out)
+    # the first page header damaged: the footer still reads, the pages do not
+    first = out / "shards" / "00000.parquet"
+    data = bytearray(first.read_bytes())
+    data[4:68] = b"\xff" * 64  # just after the magic "PAR1"
+    first.write_bytes(bytes(data))
+    pq.ParquetFile(first).close()
     info = build_index("glove-6b-50d", [corpus], out, shard_size=100, progress=False)
-    assert info["shards_embedded"] == 1  # only the damaged shard again
+    assert info["shards_embedded"] == 2  # only the two damaged shards again
     assert [
         (h.text_id, h.position) for h in Index(out).search_word("the", "the cat", k=5)
     ] == before
+
+
+def test_a_missing_shard_is_named_not_misread(corpus, tmp_path):
+    out = tmp_path / "ix"
+    build_index("glove-6b-50d", [corpus], out, shard_size=100, progress=False)
+    (out / "shards" / "00001.parquet").unlink()  # later rows would shift onto wrong texts
+    with pytest.raises(ModelError, match="shards are missing"):
+        Index(out)
+
+
+def test_a_build_that_fails_after_a_shard_keeps_it(tmp_path):
+    c = tmp_path / "c.jsonl"
+    c.write_text('{"words": ["a", "b"]}\n{"words": []}\n')
+    out = tmp_path / "ix"
+    with pytest.raises(InputError, match="line 2"):  # shard 0 (line 1) is written first
+        build_index("glove-6b-50d", [c], out, shard_size=1, progress=False)
+    assert (out / "shards" / "00000.parquet").is_file() and (out / "index.json").is_file()
 
 
 def test_an_unreachable_ray_cluster_is_refused(corpus, tmp_path):

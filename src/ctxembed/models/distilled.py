@@ -89,6 +89,12 @@ class DistilledEmbedder(Embedder):
             out.append((ids, words))
         return out
 
+    def _encode(self, texts: list[str], where) -> list[list[int]]:
+        """Each raw text's ids, tokenized whole by the Rust tokenizer without offsets (the
+        per-text Python of a transformers call would cost more than the lookup itself)."""
+        enc = self.tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        return [e.ids or self._dropped(i) for i, e in zip(where, enc, strict=True)]
+
     def _dropped(self, i: int) -> list[int]:
         """The ids of text ``i``, whose every character the tokenizer drops: the unknown
         token, as the teacher reads it."""
@@ -144,13 +150,21 @@ class DistilledEmbedder(Embedder):
             raise InputError(f"pooling={pooling!r}: a distilled model pools with 'mean'")
         resolve_layers(layers, self.n_layers)  # names a layer this model does not have
         raw = raw_strings(texts)
-        if raw is None:  # word lists: their words' rows, as embed_words reads them
-            ids = [i.tolist() for i, _ in self._pieces(prepare(texts))]
-        else:
-            # the Rust tokenizer directly, without offsets: the per-text Python of a
-            # transformers call would cost more than the lookup itself
-            enc = self.tokenizer.backend_tokenizer.encode_batch_fast(raw, add_special_tokens=False)
-            ids = [e.ids or self._dropped(i) for i, e in enumerate(enc)]
+        if raw is not None:
+            ids = self._encode(raw, range(len(raw)))
+        else:  # word lists read as embed_words reads them; any raw string among them whole
+            docs, items = prepare(texts), list(texts)
+            ids = [[] for _ in items]
+            strings = [i for i, t in enumerate(items) if isinstance(t, str)]
+            lists = [i for i, t in enumerate(items) if not isinstance(t, str)]
+            if strings:
+                rows = self._encode([items[i] for i in strings], strings)
+                for i, row in zip(strings, rows, strict=True):
+                    ids[i] = row
+            if lists:
+                pieces = self._pieces([docs[i] for i in lists])
+                for i, (row, _) in zip(lists, pieces, strict=True):
+                    ids[i] = row.tolist()
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))

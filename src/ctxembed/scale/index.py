@@ -43,7 +43,7 @@ import numpy as np
 
 from ..embedder import Embedder
 from ..errors import CtxembedError, InputError, ModelError
-from ..io import atomic_file, check_dir, record_written, written_files
+from ..io import WRITTEN, atomic_file, check_dir, record_written, written_files
 from ..text.files import TextFile
 from ..text.words import prepare, split_words
 
@@ -128,7 +128,8 @@ def build_index(
         # a build that failed before its first shard (a bad line, an unreachable cluster)
         # leaves nothing behind; one with shards keeps them, to resume
         if not list((folder / SHARDS).glob("*.parquet")):
-            _remove_ours(folder, fresh)
+            with contextlib.suppress(OSError):  # the build's own error is the one to report
+                _remove_ours(folder, fresh)
         raise
 
 
@@ -140,14 +141,16 @@ def _remove_ours(folder: Path, fresh: bool) -> None:
         check_dir(folder, overwrite=True)  # every file ours, or refused
     except CtxembedError:
         return  # someone else's files appeared: leave everything
-    if fresh:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
     for child in folder.iterdir():
-        if child.is_dir():
+        if child.name == WRITTEN:
+            continue  # last: until then, what is left is still known to be ours
+        if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
+    (folder / WRITTEN).unlink(missing_ok=True)
+    if fresh:
+        folder.rmdir()
 
 
 def _build(
@@ -205,23 +208,28 @@ def _drop_damaged(folder: Path, log: Callable[[str], None]) -> None:
 
     for path in sorted((folder / SHARDS).glob("*.parquet")):
         try:
-            pq.ParquetFile(path).close()  # the footer: where a copy cut short breaks
-        except (OSError, ValueError) as e:
+            pq.read_table(path)  # whole: a page damaged mid-file passes a footer check
+        except PermissionError:
+            raise  # a readable shard behind the wrong rights is no reason to delete it
+        except (OSError, ValueError) as e:  # ArrowInvalid is a ValueError
             log(f"{path} cannot be read ({e}): embedding it again")
             path.unlink()
 
 
 @contextlib.contextmanager
-def _readable(folder: Path, what: str) -> Iterator[None]:
-    """Name a missing or damaged file of an index folder, with the command that mends it."""
+def _readable(
+    folder: Path, what: str, errors: tuple[type[Exception], ...] = (OSError, ValueError)
+) -> Iterator[None]:
+    """Name a missing or damaged file of an index folder (pyarrow: OSError or ArrowInvalid, a
+    ValueError; faiss: RuntimeError), with the command that mends it."""
     try:
         yield
     except CtxembedError:
         raise
-    except (OSError, RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
+    except errors as e:
+        cause = str(e).strip().splitlines()[-1][:200] if str(e).strip() else type(e).__name__
         raise ModelError(
-            f"{folder}: {what} is missing or damaged ({first}): run the same ctxembed index "
+            f"{folder}: {what} is missing or damaged ({cause}): run the same ctxembed index "
             "build again to redo it"
         ) from None
 
@@ -480,6 +488,7 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     host, sep, port = address.removeprefix("ray://").rpartition(":")
     if not sep or not port.isdigit():
         return  # "auto", or a form Ray itself checks at once
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1]:6379
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as e:
@@ -574,17 +583,27 @@ class Index:
         self._model = model
         self._faiss: Any = None
         self._words: dict[str, np.ndarray] | None = None
-        with _readable(self.folder, "a shard"):
-            self._offsets = self._shard_offsets()
+        self._offsets, rows = self._shard_offsets()
+        names = [p.name for p, _ in self._offsets]
+        if names != [_shard_path(self.folder, k).name for k in range(len(names))] or (
+            rows != self.info.get("vectors")
+        ):
+            raise ModelError(
+                f"{self.folder}: shards are missing ({len(names)} files, {rows:,} rows for "
+                f"{self.info.get('vectors'):,} vectors): run the same ctxembed index build again "
+                "to redo them"
+            )
 
-    def _shard_offsets(self) -> list[tuple[Path, int]]:
+    def _shard_offsets(self) -> tuple[list[tuple[Path, int]], int]:
+        """Each shard with its first row, and the rows in all."""
         import pyarrow.parquet as pq
 
         out, at = [], 0
         for path in sorted((self.folder / SHARDS).glob("*.parquet")):
             out.append((path, at))
-            at += pq.ParquetFile(path).metadata.num_rows
-        return out
+            with _readable(self.folder, path.name):
+                at += pq.ParquetFile(path).metadata.num_rows
+        return out, at
 
     def built_with(self, model: str) -> bool:
         """Whether ``model`` (a name, or a path from any folder) is the index's model."""
@@ -608,7 +627,7 @@ class Index:
     @property
     def faiss_index(self) -> Any:
         if self._faiss is None:
-            with _readable(self.folder, FAISS):
+            with _readable(self.folder, FAISS, (RuntimeError,)):
                 self._faiss = _faiss().read_index(str(self.folder / FAISS))
         return self._faiss
 
@@ -637,7 +656,8 @@ class Index:
                 "index of words (--words)"
             )
         _check_k(k)
-        if len(split_words(word)[0]) != 1:
+        if isinstance(like, str) and len(split_words(word)[0]) != 1:
+            # raw text is split into words; a word list may hold "New York" as one
             raise InputError(f"--word {word!r}: give one word (the uses of one word are searched)")
         _has_words(like, "--like")
         (wv,) = self.model.embed_words([like], progress=False)
