@@ -73,10 +73,6 @@ class OnnxEmbedder(TransformerEmbedder):
             f"OnnxEmbedder({self.hf_config.model_type}, {self.quantize or 'fp32'}, dim={self.dim})"
         )
 
-    @property
-    def one_window_per_pass(self) -> bool:
-        return self.quantize is not None  # int8 scales activations over the whole pass
-
     def _forward(
         self, input_ids: torch.Tensor, mask: torch.Tensor, layers: tuple[int, ...]
     ) -> torch.Tensor:

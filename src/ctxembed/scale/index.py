@@ -565,7 +565,7 @@ def _faiss() -> Any:
 class Index:
     """A built index folder; the model it was built with is loaded on the first query."""
 
-    def __init__(self, folder: str | os.PathLike, model: Embedder | None = None):
+    def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder).expanduser()
         if not self.folder.is_dir():
             raise InputError(
@@ -580,7 +580,7 @@ class Index:
                 "ctxembed index build, or run that build again to finish it"
             ) from None
         self.mode = self.manifest["mode"]
-        self._model = model
+        self._model: Embedder | None = None
         self._faiss: Any = None
         self._words: dict[str, np.ndarray] | None = None
         self._offsets, rows = self._shard_offsets()
@@ -623,6 +623,12 @@ class Index:
 
             self._model = load(self.manifest["model"], **self.manifest["options"])
         return self._model
+
+    @model.setter
+    def model(self, model: Embedder) -> None:
+        """Search with ``model`` (already loaded, e.g. the one a server holds) instead of
+        loading the index's own; the caller checks it is the one the index was built with."""
+        self._model = model
 
     @property
     def faiss_index(self) -> Any:

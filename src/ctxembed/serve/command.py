@@ -132,8 +132,9 @@ def open_indexes(specs: list[str], named: dict[str, str], models: dict[str, Any]
             for n, path in named.items()
             if index.manifest["options"] == {} and index.built_with(path)
         ]
-        # opened now: a broken model or index fails at start, not at the first search
-        out[name] = Index(folder, model=models[same[0]] if same else None).open()
+        if same:
+            index.model = models[same[0]]
+        out[name] = index.open()  # now: a broken model or index fails at start, not at a search
     return out
 
 
